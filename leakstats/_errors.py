@@ -1,0 +1,83 @@
+"""Exceptions and warnings raised by leakstats, and helpers that format them.
+
+Every validation error names the column (or argument), shows up to five offending
+rows and says how to fix the problem, so that bad input never turns into a silent
+wrong number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+MAX_ROWS_SHOWN = 5
+
+
+class LeakstatsError(ValueError):
+    """Base class of the errors leakstats raises on bad input."""
+
+
+class DataValidationError(LeakstatsError):
+    """A records or counts table failed validation.
+
+    Attributes
+    ----------
+    column : str or None
+        The column at fault (None when the problem is the table as a whole).
+    rows : list
+        Index labels of (up to five of) the offending rows.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, rows: Sequence = ()):
+        super().__init__(message)
+        self.column = column
+        self.rows = list(rows)
+
+
+class ExtrapolationRequiredError(LeakstatsError):
+    """leak@k was asked for a k larger than the number of samples of some prompt."""
+
+
+class LeakstatsWarning(UserWarning):
+    """Base class of the warnings leakstats emits."""
+
+
+class DegenerateDataWarning(LeakstatsWarning):
+    """The data are valid but degenerate (e.g. nothing leaked); read the result with care."""
+
+
+def show_rows(frame: pd.DataFrame, mask, *, columns: Sequence[str] | None = None) -> str:
+    """Return a printable excerpt of up to five rows of ``frame`` where ``mask`` holds."""
+    mask = np.asarray(mask, dtype=bool)
+    bad = frame.loc[mask]
+    if columns is not None:
+        bad = bad.loc[:, [c for c in columns if c in bad.columns]]
+    n_bad = len(bad)
+    text = bad.head(MAX_ROWS_SHOWN).to_string()
+    if n_bad > MAX_ROWS_SHOWN:
+        text += f"\n... and {n_bad - MAX_ROWS_SHOWN} more row(s) ({n_bad} in all)"
+    return text
+
+
+def raise_bad_rows(
+    frame: pd.DataFrame,
+    mask,
+    *,
+    column: str | None,
+    problem: str,
+    fix: str,
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Raise :class:`DataValidationError` for the rows of ``frame`` where ``mask`` holds."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return
+    n_bad = int(mask.sum())
+    where = f"column {column!r}: " if column is not None else ""
+    message = (
+        f"{where}{problem} in {n_bad} row(s). Offending rows (up to {MAX_ROWS_SHOWN}):\n"
+        f"{show_rows(frame, mask, columns=columns)}\nFix: {fix}"
+    )
+    raise DataValidationError(message, column=column, rows=list(frame.index[mask][:MAX_ROWS_SHOWN]))

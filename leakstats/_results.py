@@ -1,0 +1,65 @@
+"""Frozen result objects shared by the estimators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: Columns every interval table carries, in this order, after the arm columns and ``k``.
+RESULT_COLUMNS = (
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "confidence_level",
+    "ci_method",
+    "n_prompts",
+    "n_samples",
+    "population",
+)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LeakAtKResult:
+    """leak@k estimates with confidence intervals, one row per arm and k.
+
+    Attributes
+    ----------
+    arms : tuple of str
+        The arm columns (e.g. ``("method", "temperature")``); empty for a single arm.
+    confidence_level : float
+        Two-sided confidence level of the intervals.
+    population : {"prompts", "superpopulation"}
+        The estimand: the benchmark's fixed prompts, or the population they were drawn from.
+    method : str
+        The interval method asked for (``ci_method`` in the table says what was used per row).
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    per_prompt_table: pd.DataFrame = field(repr=False)
+    arms: tuple[str, ...]
+    confidence_level: float
+    population: str
+    method: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table, one row per arm x k: arm columns, ``k``, then :data:`RESULT_COLUMNS`."""
+        return self.table.copy()
+
+    def per_prompt(self) -> pd.DataFrame:
+        """Per-prompt unbiased leak@k: arm columns, ``prompt_id``, ``n_samples``, ``n_leaked``,
+        ``k``, ``estimate``."""
+        return self.per_prompt_table.copy()
+
+    def __repr__(self) -> str:
+        from leakstats.tables import format_table
+
+        head = (
+            f"LeakAtKResult(population={self.population!r}, "
+            f"confidence_level={self.confidence_level:g}, method={self.method!r})"
+        )
+        return head + "\n" + format_table(self.table, fmt="table")
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")

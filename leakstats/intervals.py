@@ -1,0 +1,284 @@
+"""Confidence intervals for benchmark leak@k, for one arm, on plain arrays.
+
+Two estimands (see docs/methodology.md):
+
+* ``"prompts"`` (fixed prompts): theta = mean_i leak@k(p_i) over the benchmark's prompts;
+  only the sampling of generations is random.
+* ``"superpopulation"``: theta = E[leak@k(p)] over the population the prompts were drawn from;
+  prompt-to-prompt variation is random too.
+
+Interval methods (``ci_method`` in results says exactly which construction produced a row):
+
+``"cp-effective"`` (default, analytic)
+    A Clopper-Pearson interval on an *effective sample size* n* = theta(1 - theta) / Var
+    (Korn & Graubard 1998). It never has zero width, stays inside [0, 1] and reduces to the
+    exact binomial interval in the cases where that is exact.
+
+    - prompts: n* = P * n_min / k, which is a lower bound on the true effective size by
+      Hoeffding's U-statistic inequality Var(U_n) <= (k/n) Var(kernel); with nothing leaked
+      the upper limit equals the pooled Clopper-Pearson bound mapped through Jensen's
+      inequality, which is valid for any heterogeneity of the prompts.
+    - superpopulation: n* from the sample variance of the per-prompt estimates, shrunk by a
+      degrees-of-freedom factor that accounts for kurtosis, kept between P (the worst case for
+      [0, 1]-valued prompt estimates) and P n_min / k (homogeneous prompts); n* = P when all
+      estimates are equal (nothing leaked) or when prompt heterogeneity is too skewed for the
+      number of prompts (Cochran's rule). See :func:`_superpop_n_eff`.
+``"wald"``
+    estimate +/- z * se clipped to [0, 1] (t quantile with P - 1 df for superpopulation): the
+    textbook interval, offered for comparison. It has zero width when nothing leaked and
+    under-covers badly with rare leaks (docs/benchmarks.md).
+``"bootstrap"``
+    percentile bootstrap, seeded by ``rng``: over prompts (superpopulation) or over samples
+    within each prompt (prompts). Where every resample is identical (nothing leaked) it
+    falls back to the ``cp-effective`` interval and says so in ``ci_method``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from leakstats._kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
+
+POPULATIONS = ("prompts", "superpopulation")
+CI_METHODS = ("auto", "cp-effective", "wald", "bootstrap")
+DEFAULT_METHOD = {"prompts": "cp-effective", "superpopulation": "cp-effective"}
+
+
+@dataclass(frozen=True)
+class ArmEstimate:
+    """Point estimates and intervals for one arm, one entry per k."""
+
+    k: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    ci_method: tuple[str, ...]
+    per_prompt: np.ndarray  # (P, K) unbiased per-prompt estimates
+
+
+def clopper_pearson(x, n, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided Clopper-Pearson limits for (possibly non-integer) x successes in n trials."""
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    x, n = np.broadcast_arrays(x, n)
+    alpha = 1.0 - confidence_level
+    lo = np.zeros(x.shape)
+    hi = np.ones(x.shape)
+    pos = x > 0
+    lo[pos] = stats.beta.ppf(alpha / 2, x[pos], n[pos] - x[pos] + 1)
+    below = x < n
+    hi[below] = stats.beta.ppf(1 - alpha / 2, x[below] + 1, n[below] - x[below])
+    return lo, hi
+
+
+class _Arm:
+    """Per-arm workspace: distinct (n, c) pairs and their multiplicities."""
+
+    def __init__(self, n: np.ndarray, c: np.ndarray, ks: np.ndarray):
+        self.n = np.asarray(n, dtype=np.int64)
+        self.c = np.asarray(c, dtype=np.int64)
+        self.ks = np.asarray(ks, dtype=np.int64)
+        self.P = self.n.size
+        self.n_min = int(self.n.min())
+        self.dn, self.dc, self.inverse = distinct_pairs(self.n, self.c)
+        self.weight = np.bincount(self.inverse, minlength=self.dn.size).astype(float)
+        # (D, K) per-pair estimates
+        self.theta_d = leak_at_k_unbiased(self.dn[:, None], self.dc[:, None], self.ks[None, :])
+        self.estimate = self.weight @ self.theta_d / self.P
+
+    def per_prompt(self) -> np.ndarray:
+        return self.theta_d[self.inverse]
+
+    # -- variances -------------------------------------------------------------------------
+    def fixed_var_unbiased(self) -> np.ndarray:
+        """Unbiased Var(estimate) under fixed prompts; NaN where 2k > n_min."""
+        out = np.full(self.ks.size, np.nan)
+        ok = 2 * self.ks <= self.n_min
+        if ok.any():
+            v = fixed_variance_unbiased(self.dn[:, None], self.dc[:, None], self.ks[None, ok])
+            out[ok] = self.weight @ v / self.P**2
+        return out
+
+    def fixed_n_eff_bound(self) -> np.ndarray:
+        """Hoeffding lower bound on the effective sample size: P * n_min / k."""
+        return self.P * self.n_min / self.ks
+
+    def super_var(self) -> np.ndarray:
+        """Sample variance of per-prompt estimates / P (NaN for a single prompt)."""
+        if self.P < 2:
+            return np.full(self.ks.size, np.nan)
+        dev = self.theta_d - self.estimate[None, :]
+        s2 = self.weight @ (dev * dev) / (self.P - 1)
+        return s2 / self.P
+
+
+def _cp_effective(theta, n_eff, confidence_level):
+    return clopper_pearson(theta * n_eff, n_eff, confidence_level)
+
+
+def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
+    theta = arm.estimate
+    var_u = arm.fixed_var_unbiased()
+    n0 = arm.fixed_n_eff_bound()
+    var_bound = theta * (1 - theta) / n0
+    has_u = ~np.isnan(var_u)
+    se = np.sqrt(np.where(has_u, var_u, var_bound))
+    K = arm.ks.size
+    if method == "cp-effective":
+        lo, hi = _cp_effective(theta, n0, confidence_level)
+        labels = ("cp-effective (Hoeffding n*)",) * K
+    elif method == "wald":
+        z = stats.norm.ppf(0.5 + confidence_level / 2)
+        lo, hi = np.clip(theta - z * se, 0, 1), np.clip(theta + z * se, 0, 1)
+        labels = tuple("wald" if u else "wald (variance bound, 2k > n)" for u in has_u)
+    else:  # bootstrap within prompts
+        lo, hi, degenerate = _bootstrap_within(arm, confidence_level, n_boot, rng)
+        if degenerate.any():
+            flo, fhi = _cp_effective(theta, n0, confidence_level)
+            lo = np.where(degenerate, flo, lo)
+            hi = np.where(degenerate, fhi, hi)
+        labels = tuple(
+            "bootstrap-within (degenerate: cp-effective)" if d else "bootstrap-within"
+            for d in degenerate
+        )
+    return se, lo, hi, labels
+
+
+def _superpop_n_eff(arm: _Arm, var: np.ndarray, confidence_level: float):
+    """Effective sample size for the superpopulation interval, and how it was chosen.
+
+    n* = theta (1 - theta) / (s^2 / P) (Korn & Graubard 1998), shrunk by (z / t_df)^2 where
+    df = 2 / (2 / (P - 1) + excess kurtosis / P) is the precision of s^2 under non-normal data,
+    then kept within [P, max(P, P n_min / k)]: P is the worst case for [0, 1]-valued prompt
+    estimates, P n_min / k the homogeneous-prompts value. When there are too few prompts for
+    the skewness that prompt heterogeneity creates (Cochran's rule P < 25 G1^2, with the
+    between-prompt share of the variance above one half), n* = P.
+    """
+    P = arm.P
+    theta = arm.estimate
+    z = stats.norm.ppf(0.5 + confidence_level / 2)
+    dev = arm.theta_d - theta[None, :]
+    m2 = arm.weight @ dev**2 / P
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kurt = np.where(m2 > 0, (arm.weight @ dev**4 / P) / m2**2 - 3.0, 0.0)
+        skew = np.where(m2 > 0, (arm.weight @ dev**3 / P) / m2**1.5, 0.0)
+        df = np.clip(2.0 / (2.0 / (P - 1) + np.maximum(kurt, 0.0) / P), 1.0, P - 1)
+        n_kg = theta * (1 - theta) / var * (z / stats.t.ppf(0.5 + confidence_level / 2, df)) ** 2
+    cap = np.maximum(float(P), P * arm.n_min / arm.ks)
+    n_eff = np.minimum(np.maximum(n_kg, P), cap)
+    # Within-prompt share of the variance: unbiased where 2k <= n, else Hoeffding's bound.
+    within = arm.fixed_var_unbiased()
+    bound = (arm.ks / arm.n_min) * (arm.weight @ (arm.theta_d * (1 - arm.theta_d))) / P**2
+    within = np.where(np.isnan(within), bound, within)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between_share = np.where(var > 0, 1.0 - within / var, 0.0)
+    too_skewed = (P < 25 * skew**2) & (between_share > 0.5)
+    degenerate = ~(var > 0)
+    n_eff = np.where(degenerate | too_skewed, float(P), n_eff)
+    labels = tuple(
+        "cp-effective (n* = P: no spread)" if d
+        else "cp-effective (n* = P: few prompts for their skewness)" if s
+        else "cp-effective (Korn-Graubard n*)"
+        for d, s in zip(degenerate, too_skewed, strict=True)
+    )
+    return n_eff, labels
+
+
+def _superpop(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
+    theta = arm.estimate
+    var = arm.super_var()
+    se = np.sqrt(var)
+    K = arm.ks.size
+    P = arm.P
+    if method == "cp-effective":
+        n_eff, labels = _superpop_n_eff(arm, var, confidence_level)
+        lo, hi = _cp_effective(theta, n_eff, confidence_level)
+    elif method == "wald":
+        t = stats.t.ppf(0.5 + confidence_level / 2, P - 1)
+        lo, hi = np.clip(theta - t * se, 0, 1), np.clip(theta + t * se, 0, 1)
+        labels = ("wald (t, P-1 df)",) * K
+    else:
+        lo, hi, degenerate = _bootstrap_prompts(arm, confidence_level, n_boot, rng)
+        if degenerate.any():
+            flo, fhi = _cp_effective(theta, np.full(K, float(P)), confidence_level)
+            lo = np.where(degenerate, flo, lo)
+            hi = np.where(degenerate, fhi, hi)
+        labels = tuple(
+            "bootstrap-prompts (degenerate: cp-effective)" if d else "bootstrap-prompts"
+            for d in degenerate
+        )
+    return se, lo, hi, labels
+
+
+def _percentile(boot: np.ndarray, confidence_level: float):
+    alpha = 1 - confidence_level
+    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    degenerate = np.ptp(boot, axis=0) == 0
+    return lo, hi, degenerate
+
+
+def _bootstrap_prompts(arm: _Arm, confidence_level, n_boot, rng):
+    """Resample prompts with replacement; multinomial weights over distinct pairs."""
+    probs = arm.weight / arm.P
+    w = rng.multinomial(arm.P, probs, size=n_boot) / arm.P  # (B, D)
+    boot = w @ arm.theta_d  # (B, K)
+    return _percentile(boot, confidence_level)
+
+
+def _bootstrap_within(arm: _Arm, confidence_level, n_boot, rng):
+    """Resample each prompt's samples with replacement: c* ~ Binomial(n_i, c_i / n_i)."""
+    K = arm.ks.size
+    boot = np.zeros((n_boot, K))
+    rows = np.arange(n_boot)[:, None]
+    for d in range(arm.dn.size):
+        n_d, c_d, w_d = int(arm.dn[d]), int(arm.dc[d]), int(arm.weight[d])
+        if c_d == 0 or c_d == n_d:  # resamples of these prompts never change
+            boot += w_d * arm.theta_d[d]
+            continue
+        draws = rng.binomial(n_d, c_d / n_d, size=(n_boot, w_d))
+        values, inv = np.unique(draws, return_inverse=True)
+        table = leak_at_k_unbiased(n_d, values[:, None], arm.ks[None, :])  # (V, K)
+        flat = (rows * values.size + inv.reshape(n_boot, w_d)).reshape(-1)
+        hits = np.bincount(flat, minlength=n_boot * values.size).reshape(n_boot, values.size)
+        boot += hits @ table
+    boot /= arm.P
+    return _percentile(boot, confidence_level)
+
+
+def arm_intervals(
+    n,
+    c,
+    ks,
+    *,
+    population: str = "prompts",
+    method: str = "auto",
+    confidence_level: float = 0.95,
+    n_boot: int = 2000,
+    rng=None,
+) -> ArmEstimate:
+    """Estimate leak@k and its interval for one arm from per-prompt counts (validated input)."""
+    arm = _Arm(n, c, ks)
+    if method == "auto":
+        method = DEFAULT_METHOD[population]
+    if method == "bootstrap":
+        rng = np.random.default_rng(rng)
+    if population == "prompts":
+        se, lo, hi, labels = _fixed(arm, method, confidence_level, n_boot, rng)
+    else:
+        se, lo, hi, labels = _superpop(arm, method, confidence_level, n_boot, rng)
+    # The point estimate always lies in its interval (guards against round-off at the edges).
+    lo = np.minimum(lo, arm.estimate)
+    hi = np.maximum(hi, arm.estimate)
+    return ArmEstimate(
+        k=arm.ks,
+        estimate=arm.estimate,
+        se=se,
+        ci_low=lo,
+        ci_high=hi,
+        ci_method=labels,
+        per_prompt=arm.per_prompt(),
+    )

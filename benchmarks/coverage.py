@@ -48,6 +48,8 @@ class Law:
             sel = which == j
             if comp[1] == "point":
                 p[sel] = comp[2]
+            elif comp[1] == "logitnorm":
+                p[sel] = 1 / (1 + np.exp(-rng.normal(comp[2], comp[3], size=sel.sum())))
             else:
                 p[sel] = rng.beta(comp[2], comp[3], size=sel.sum())
         return p
@@ -59,6 +61,10 @@ class Law:
             weight = comp[0]
             if comp[1] == "point":
                 total += weight * -np.expm1(k * np.log1p(-comp[2]))
+            elif comp[1] == "logitnorm":  # Gauss-Hermite quadrature, 200 nodes
+                x, w = np.polynomial.hermite_e.hermegauss(200)
+                p = 1 / (1 + np.exp(-(comp[2] + comp[3] * x)))
+                total += weight * (w / w.sum()) @ -np.expm1(np.outer(np.log1p(-p), k))
             else:
                 a, b = comp[2], comp[3]
                 total += weight * -np.expm1(betaln(a, b + k) - betaln(a, b))
@@ -71,6 +77,7 @@ LAWS = (
     Law("zero-infl. 0.7 + Beta(0.3,30)", ((0.7, "point", 0.0), (0.3, "beta", 0.3, 30.0))),
     Law("heavy Beta(0.1,10)", ((1.0, "beta", 0.1, 10.0),)),
     Law("few leaky: 5% at p=0.5", ((0.95, "point", 0.0), (0.05, "point", 0.5))),
+    Law("zero-infl. 0.8 + logitN(-6,1.5)", ((0.8, "point", 0.0), (0.2, "logitnorm", -6.0, 1.5))),
     Law("moderate Beta(1,4)", ((1.0, "beta", 1.0, 4.0),)),
     Law("high Beta(2,1)", ((1.0, "beta", 2.0, 1.0),)),
 )
@@ -81,9 +88,11 @@ def ks_for(n: int) -> list[int]:
 
 
 def run_scenario(args) -> list[dict]:
-    law, P, n, reps, seed, n_boot = args
-    ks = np.array(ks_for(n))
+    law, P, n, unequal, reps, seed, n_boot = args
     rng = np.random.default_rng(seed)
+    # unequal: each prompt has its own n, uniform on [n/2, n] (fixed across replications)
+    nsamp = rng.integers(n // 2, n + 1, size=P) if unequal else np.full(P, n)
+    ks = np.array(ks_for(int(nsamp.min())))
     p_fixed = law.draw(P, rng)
     truth = {
         "prompts": (-np.expm1(ks[None, :] * np.log1p(-p_fixed[:, None]))).mean(axis=0),
@@ -91,11 +100,10 @@ def run_scenario(args) -> list[dict]:
     }
     hits = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in METHODS}
     width = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in METHODS}
-    nsamp = np.full(P, n)
     for _ in range(reps):
         for pop in POPULATIONS:
             p = p_fixed if pop == "prompts" else law.draw(P, rng)
-            c = rng.binomial(n, p)
+            c = rng.binomial(nsamp, p)
             for m in METHODS:
                 est = arm_intervals(nsamp, c, ks, population=pop, method=m,
                                     n_boot=n_boot, rng=rng)
@@ -105,7 +113,8 @@ def run_scenario(args) -> list[dict]:
     rows = []
     for (pop, m), h in hits.items():
         for j, k in enumerate(ks):
-            rows.append(dict(law=law.name, P=P, n=n, k=int(k), population=pop, method=m,
+            rows.append(dict(law=law.name, P=P, n=f"{n // 2}-{n}" if unequal else str(n),
+                             k=int(k), population=pop, method=m,
                              truth=truth[pop][j], coverage=h[j] / reps,
                              mean_width=width[(pop, m)][j] / reps, reps=reps))
     return rows
@@ -119,12 +128,15 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="write the full table as CSV")
     args = ap.parse_args(argv)
-    Ps, ns = (20, 400), (8, 50, 200)
+    Ps, ns = (20, 100, 400), (8, 50, 200, 1000)
     reps = args.reps
     if args.quick:
         Ps, ns, reps = (20,), (8, 200), min(reps, 200)
-    jobs = [(law, P, n, reps, 1000 * i + 7, args.n_boot)
-            for i, (law, P, n) in enumerate((lw, P, n) for lw in LAWS for P in Ps for n in ns)]
+    grid = [(lw, P, n, False) for lw in LAWS for P in Ps for n in ns]
+    if not args.quick:  # unequal numbers of samples per prompt
+        grid += [(lw, 100, 200, True) for lw in LAWS]
+    jobs = [(law, P, n, uneq, reps, 1000 * i + 7, args.n_boot)
+            for i, (law, P, n, uneq) in enumerate(grid)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = [r for rs in pool.map(run_scenario, jobs) for r in rs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 #: Columns every interval table carries, in this order, after the arm columns and ``k``.
@@ -37,7 +38,7 @@ class LeakAtKResult:
     """
 
     table: pd.DataFrame = field(repr=False)
-    per_prompt_table: pd.DataFrame = field(repr=False)
+    counts_table: pd.DataFrame = field(repr=False)
     arms: tuple[str, ...]
     confidence_level: float
     population: str
@@ -47,10 +48,24 @@ class LeakAtKResult:
         """Tidy table, one row per arm x k: arm columns, ``k``, then :data:`RESULT_COLUMNS`."""
         return self.table.copy()
 
+    def counts(self) -> pd.DataFrame:
+        """The validated counts table the estimates were computed from."""
+        return self.counts_table.copy()
+
     def per_prompt(self) -> pd.DataFrame:
-        """Per-prompt unbiased leak@k: arm columns, ``prompt_id``, ``n_samples``, ``n_leaked``,
-        ``k``, ``estimate``."""
-        return self.per_prompt_table.copy()
+        """Per-prompt unbiased leak@k, long format: arm columns, ``prompt_id``, ``n_samples``,
+        ``n_leaked``, ``k``, ``estimate``."""
+        from leakstats._kernels import leak_at_k_unbiased
+
+        ks = self.table["k"].unique()
+        c = self.counts_table
+        values = leak_at_k_unbiased(
+            c["n_samples"].to_numpy()[:, None], c["n_leaked"].to_numpy()[:, None], ks[None, :]
+        )
+        out = c.loc[c.index.repeat(ks.size)].reset_index(drop=True)
+        out["k"] = np.tile(ks, len(c))
+        out["estimate"] = values.reshape(-1)
+        return out
 
     def __repr__(self) -> str:
         from leakstats.tables import format_table

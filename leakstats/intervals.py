@@ -21,8 +21,8 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     - superpopulation: n* from the sample variance of the per-prompt estimates, shrunk by a
       degrees-of-freedom factor that accounts for kurtosis, kept between P (the worst case for
       [0, 1]-valued prompt estimates) and P n_min / k (homogeneous prompts); n* = P when all
-      estimates are equal (nothing leaked) or when prompt heterogeneity is too skewed for the
-      number of prompts (Cochran's rule). See :func:`_superpop_n_eff`.
+      estimates are equal (nothing leaked); shrunk further when prompt heterogeneity is too
+      skewed for the number of prompts (Cochran's rule). See :func:`_superpop_n_eff`.
 ``"wald"``
     estimate +/- z * se clipped to [0, 1] (t quantile with P - 1 df for superpopulation): the
     textbook interval, offered for comparison. It has zero width when nothing leaked and
@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import betaincinv, ndtri, stdtrit
 
 from leakstats._kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
 
@@ -69,9 +69,9 @@ def clopper_pearson(x, n, confidence_level: float) -> tuple[np.ndarray, np.ndarr
     lo = np.zeros(x.shape)
     hi = np.ones(x.shape)
     pos = x > 0
-    lo[pos] = stats.beta.ppf(alpha / 2, x[pos], n[pos] - x[pos] + 1)
+    lo[pos] = betaincinv(x[pos], n[pos] - x[pos] + 1, alpha / 2)
     below = x < n
-    hi[below] = stats.beta.ppf(1 - alpha / 2, x[below] + 1, n[below] - x[below])
+    hi[below] = betaincinv(x[below] + 1, n[below] - x[below], 1 - alpha / 2)
     return lo, hi
 
 
@@ -132,7 +132,7 @@ def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
         lo, hi = _cp_effective(theta, n0, confidence_level)
         labels = ("cp-effective (Hoeffding n*)",) * K
     elif method == "wald":
-        z = stats.norm.ppf(0.5 + confidence_level / 2)
+        z = ndtri(0.5 + confidence_level / 2)
         lo, hi = np.clip(theta - z * se, 0, 1), np.clip(theta + z * se, 0, 1)
         labels = tuple("wald" if u else "wald (variance bound, 2k > n)" for u in has_u)
     else:  # bootstrap within prompts
@@ -153,35 +153,37 @@ def _superpop_n_eff(arm: _Arm, var: np.ndarray, confidence_level: float):
 
     n* = theta (1 - theta) / (s^2 / P) (Korn & Graubard 1998), shrunk by (z / t_df)^2 where
     df = 2 / (2 / (P - 1) + excess kurtosis / P) is the precision of s^2 under non-normal data,
-    then kept within [P, max(P, P n_min / k)]: P is the worst case for [0, 1]-valued prompt
-    estimates, P n_min / k the homogeneous-prompts value. When there are too few prompts for
-    the skewness that prompt heterogeneity creates (Cochran's rule P < 25 G1^2, with the
-    between-prompt share of the variance above one half), n* = P.
+    and, when prompt heterogeneity dominates the variance (between-prompt share above one half)
+    and there are too few prompts for its skewness G1 (Cochran's rule P >= 25 G1^2), shrunk
+    by the factor P / (25 G1^2). n* is then kept within [P, max(P, P n_min / k)]: P is the
+    worst case for [0, 1]-valued prompt estimates, P n_min / k the homogeneous-prompts value.
     """
     P = arm.P
     theta = arm.estimate
-    z = stats.norm.ppf(0.5 + confidence_level / 2)
+    z = ndtri(0.5 + confidence_level / 2)
     dev = arm.theta_d - theta[None, :]
     m2 = arm.weight @ dev**2 / P
     with np.errstate(divide="ignore", invalid="ignore"):
         kurt = np.where(m2 > 0, (arm.weight @ dev**4 / P) / m2**2 - 3.0, 0.0)
         skew = np.where(m2 > 0, (arm.weight @ dev**3 / P) / m2**1.5, 0.0)
         df = np.clip(2.0 / (2.0 / (P - 1) + np.maximum(kurt, 0.0) / P), 1.0, P - 1)
-        n_kg = theta * (1 - theta) / var * (z / stats.t.ppf(0.5 + confidence_level / 2, df)) ** 2
-    cap = np.maximum(float(P), P * arm.n_min / arm.ks)
-    n_eff = np.minimum(np.maximum(n_kg, P), cap)
+        n_kg = theta * (1 - theta) / var * (z / stdtrit(df, 0.5 + confidence_level / 2)) ** 2
     # Within-prompt share of the variance: unbiased where 2k <= n, else Hoeffding's bound.
     within = arm.fixed_var_unbiased()
     bound = (arm.ks / arm.n_min) * (arm.weight @ (arm.theta_d * (1 - arm.theta_d))) / P**2
     within = np.where(np.isnan(within), bound, within)
     with np.errstate(divide="ignore", invalid="ignore"):
         between_share = np.where(var > 0, 1.0 - within / var, 0.0)
-    too_skewed = (P < 25 * skew**2) & (between_share > 0.5)
+        # Cochran's rule: the normal shape needs P >= 25 G1^2; short of it, shrink n*.
+        cochran = np.where(skew != 0, P / (25.0 * skew**2), np.inf)
+    too_skewed = (between_share > 0.5) & (cochran < 1)
+    n_kg = np.where(too_skewed, n_kg * cochran, n_kg)
+    cap = np.maximum(float(P), P * arm.n_min / arm.ks)
     degenerate = ~(var > 0)
-    n_eff = np.where(degenerate | too_skewed, float(P), n_eff)
+    n_eff = np.where(degenerate, float(P), np.minimum(np.maximum(n_kg, P), cap))
     labels = tuple(
         "cp-effective (n* = P: no spread)" if d
-        else "cp-effective (n* = P: few prompts for their skewness)" if s
+        else "cp-effective (Korn-Graubard n*, skewness-shrunk)" if s
         else "cp-effective (Korn-Graubard n*)"
         for d, s in zip(degenerate, too_skewed, strict=True)
     )
@@ -198,7 +200,7 @@ def _superpop(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng)
         n_eff, labels = _superpop_n_eff(arm, var, confidence_level)
         lo, hi = _cp_effective(theta, n_eff, confidence_level)
     elif method == "wald":
-        t = stats.t.ppf(0.5 + confidence_level / 2, P - 1)
+        t = stdtrit(P - 1, 0.5 + confidence_level / 2)
         lo, hi = np.clip(theta - t * se, 0, 1), np.clip(theta + t * se, 0, 1)
         labels = ("wald (t, P-1 df)",) * K
     else:

@@ -1,0 +1,220 @@
+"""leak@k: the unbiased estimator with calibrated confidence intervals."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from leakstats._errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
+from leakstats._results import RESULT_COLUMNS, LeakAtKResult
+from leakstats.intervals import CI_METHODS, POPULATIONS, arm_intervals
+
+
+def _parse_k(k) -> np.ndarray:
+    """Validate ``k``: a positive integer or a non-empty collection of them."""
+    values = [k] if isinstance(k, numbers.Number) or isinstance(k, str) else k
+    if not isinstance(values, Iterable):
+        raise LeakstatsError(f"k: expected a positive integer or a list of them, got {k!r}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+            raise LeakstatsError(
+                f"k: {v!r} is not an integer. Fix: pass k as positive integers, e.g. k=[1, 8, 32]."
+            )
+        if v != int(v) or v < 1:
+            raise LeakstatsError(
+                f"k: {v!r} is not a positive integer. Fix: pass k as integers >= 1, "
+                "e.g. k=[1, 8, 32]."
+            )
+        out.append(int(v))
+    if not out:
+        raise LeakstatsError("k: empty. Fix: pass at least one k, e.g. k=[1, 8, 32].")
+    return np.unique(np.array(out, dtype=np.int64))
+
+
+def _check_level(confidence_level) -> float:
+    if (
+        isinstance(confidence_level, bool)
+        or not isinstance(confidence_level, numbers.Real)
+        or not 0 < confidence_level < 1
+    ):
+        raise LeakstatsError(
+            f"confidence_level: {confidence_level!r} is not a number strictly between 0 and 1. "
+            "Fix: pass e.g. confidence_level=0.95."
+        )
+    return float(confidence_level)
+
+
+def _check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise LeakstatsError(
+            f"{name}: {value!r} is not one of {', '.join(map(repr, choices))}. "
+            f"Fix: pass {name}={choices[0]!r} or another listed value."
+        )
+    return value
+
+
+def _leak_at_k_iv(k, confidence_level, population, method, n_boot):
+    ks = _parse_k(k)
+    level = _check_level(confidence_level)
+    _check_choice("population", population, POPULATIONS)
+    _check_choice("method", method, CI_METHODS)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 10:
+        raise LeakstatsError(
+            f"n_boot: {n_boot!r} is not an integer >= 10. Fix: pass e.g. n_boot=2000."
+        )
+    return ks, level
+
+
+def _arm_label(arms: list[str], key) -> str:
+    if not arms:
+        return "the data"
+    key = key if isinstance(key, tuple) else (key,)
+    return "arm " + ", ".join(f"{a}={v!r}" for a, v in zip(arms, key, strict=True))
+
+
+def _check_arm(group: pd.DataFrame, ks: np.ndarray, population: str, label: str) -> None:
+    n = group["n_samples"].to_numpy()
+    too_big = ks[ks > n.min()]
+    if too_big.size:
+        short = group.loc[n < too_big.max(), ["prompt_id", "n_samples"]].head(5)
+        raise ExtrapolationRequiredError(
+            f"k: leak@k for k={too_big.tolist()} exceeds the number of samples of some prompts in "
+            f"{label} (smallest n_samples = {n.min()}), e.g.:\n{short.to_string(index=False)}\n"
+            "The unbiased estimator exists only for k <= n. Leak@k beyond the observed samples "
+            "needs extrapolation from a model of the per-prompt leak probabilities "
+            "(leakstats.extrapolate). Fix: ask for k <= "
+            f"{n.min()} here, draw more samples, or extrapolate."
+        )
+    if population == "superpopulation" and len(group) < 2:
+        raise LeakstatsError(
+            f"population='superpopulation' needs at least 2 prompts; {label} has "
+            f"{len(group)}. Fix: use population='prompts', or add prompts."
+        )
+    if group["n_leaked"].sum() == 0:
+        warnings.warn(
+            f"No sample leaked in {label}: the estimate is 0 and only the upper limit of the "
+            "interval is informative (a one-sided bound is sharper: see certify).",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+
+
+def leak_at_k(
+    data,
+    k=(1,),
+    *,
+    confidence_level: float = 0.95,
+    population: str = "prompts",
+    method: str = "auto",
+    by=None,
+    n_boot: int = 2000,
+    rng=None,
+) -> LeakAtKResult:
+    """Estimate benchmark leak@k with confidence intervals, per arm.
+
+    leak@k of a prompt is the probability that at least one of k sampled generations leaks;
+    benchmark leak@k is its mean over prompts. The estimate is the unbiased estimator
+    1 - C(n - c, k) / C(n, k) averaged over prompts (Chen et al. 2021).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        Records (one row per sample, with ``prompt_id`` and boolean ``leaked``) or counts (one
+        row per prompt and arm with ``prompt_id``, ``n_samples``, ``n_leaked``), or a file
+        holding either (Parquet, CSV, JSON Lines).
+    k : int or sequence of int
+        The k values; each must be at most the smallest ``n_samples`` of its arm.
+    confidence_level : float, default 0.95
+        Two-sided confidence level.
+    population : {"prompts", "superpopulation"}
+        ``"prompts"``: the benchmark's prompts are the estimand (sampling noise only).
+        ``"superpopulation"``: the prompts are a sample from a larger population.
+    method : {"auto", "cp-effective", "wald", "bootstrap"}
+        Interval construction; ``"auto"`` is ``"cp-effective"``, the method whose coverage holds
+        across the simulation grid in docs/benchmarks.md. ``"wald"`` is the textbook interval,
+        offered for comparison (it fails with rare leaks).
+    by : str or list of str, optional
+        Arm columns. Default: those of ``method, model, temperature, top_p, top_k, min_p, judge``
+        present in the data; ``[]`` for a single arm.
+    n_boot : int, default 2000
+        Bootstrap resamples (``method="bootstrap"`` only).
+    rng : None, int or numpy.random.Generator
+        Seed for the bootstrap.
+
+    Returns
+    -------
+    LeakAtKResult
+        ``to_frame()`` gives one row per arm x k with ``estimate, se, ci_low, ci_high,
+        confidence_level, ci_method, n_prompts, n_samples, population``; ``per_prompt()``
+        the per-prompt estimates.
+
+    Raises
+    ------
+    ExtrapolationRequiredError
+        If some k exceeds the number of samples of a prompt.
+    ValueError
+        On invalid data or arguments (the message names the column or argument and the fix).
+
+    Examples
+    --------
+    >>> import pandas as pd, leakstats
+    >>> counts = pd.DataFrame({"prompt_id": [0, 1, 2], "n_samples": [10, 10, 10],
+    ...                        "n_leaked": [0, 1, 3]})
+    >>> res = leakstats.leak_at_k(counts, k=[1, 5])
+    >>> res.to_frame()[["k", "estimate"]].round(4).values.tolist()
+    [[1.0, 0.1333], [5.0, 0.4444]]
+    """
+    from leakstats.records import as_counts
+
+    ks, level = _leak_at_k_iv(k, confidence_level, population, method, n_boot)
+    counts, arms = as_counts(data, by=by)
+    generator = np.random.default_rng(rng) if method == "bootstrap" else None
+    groups = counts.groupby(arms, sort=False, dropna=False) if arms else [((), counts)]
+    frames = []
+    for key, group in groups:
+        _check_arm(group, ks, population, _arm_label(arms, key))
+        est = arm_intervals(
+            group["n_samples"].to_numpy(),
+            group["n_leaked"].to_numpy(),
+            ks,
+            population=population,
+            method=method,
+            confidence_level=level,
+            n_boot=n_boot,
+            rng=generator,
+        )
+        frame = pd.DataFrame(
+            {
+                "k": ks,
+                "estimate": est.estimate,
+                "se": est.se,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "confidence_level": level,
+                "ci_method": list(est.ci_method),
+                "n_prompts": len(group),
+                "n_samples": int(group["n_samples"].sum()),
+                "population": population,
+            }
+        )
+        key = key if isinstance(key, tuple) else (key,)
+        for name, value in zip(arms, key, strict=True):
+            frame[name] = value
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table = table[[*arms, "k", *RESULT_COLUMNS]]
+    for name in arms:  # keep the arm columns' dtypes
+        table[name] = table[name].astype(counts[name].dtype)
+    return LeakAtKResult(
+        table=table,
+        counts_table=counts,
+        arms=tuple(arms),
+        confidence_level=level,
+        population=population,
+        method=method,
+    )

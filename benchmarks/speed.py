@@ -38,7 +38,8 @@ def baseline(counts: pd.DataFrame) -> np.ndarray:
     n_arr = counts["n_samples"].to_numpy()
     c_arr = counts["n_leaked"].to_numpy()
     for j, k in enumerate(KS):
-        out[j] = np.mean([chen_pass_at_k(int(n), int(c), k) for n, c in zip(n_arr, c_arr)])
+        pairs = zip(n_arr, c_arr, strict=True)
+        out[j] = np.mean([chen_pass_at_k(int(n), int(c), k) for n, c in pairs])
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_leak_curve", "save_figure"]
+__all__ = ["image_format", "plot_leak_curve", "save_figure"]
 
 
 def _import_matplotlib() -> None:
@@ -28,6 +29,38 @@ def _import_matplotlib() -> None:
             "plotting needs matplotlib, which is not installed. Fix: pip install "
             "'leakstats[plot]' (or pip install matplotlib)."
         ) from exc
+
+
+def image_format(
+    path: str | os.PathLike,
+    supported: Iterable[str] | None = None,
+    *,
+    argument: str = "argument 'path'",
+) -> str:
+    """The image format named by the suffix of ``path`` (``"png"``, ``"pdf"``, ...), checked.
+
+    ``supported`` defaults to the formats matplotlib can write; ``argument`` names the path in
+    the error message.
+
+    Examples
+    --------
+    >>> image_format("curve.PDF", ["pdf", "png"])
+    'pdf'
+    """
+    if supported is None:
+        _import_matplotlib()
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        supported = FigureCanvasBase.get_supported_filetypes()
+    supported = sorted(supported)
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in supported:
+        raise LeakstatsError(
+            f"{argument}: cannot tell a supported image format from the suffix of "
+            f"'{path}'. Fix: end the path in one of "
+            f"{', '.join('.' + s for s in supported)} (e.g. .png or .pdf)."
+        )
+    return fmt
 
 
 def _result_frame(result: Any) -> tuple[pd.DataFrame, list[str]]:
@@ -77,15 +110,11 @@ def _note(frame: pd.DataFrame) -> str:
     bits = []
     if "confidence_level" in frame.columns:
         levels = frame["confidence_level"].unique()
-        bits.append(
-            f"{100 * float(levels[0]):g}% CI" if len(levels) == 1 else "CI levels vary"
-        )
+        bits.append(f"{100 * float(levels[0]):g}% CI" if len(levels) == 1 else "CI levels vary")
     if "population" in frame.columns:
         populations = frame["population"].unique()
         bits.append(
-            f"population: {_plain(populations[0])}"
-            if len(populations) == 1
-            else "populations vary"
+            f"population: {_plain(populations[0])}" if len(populations) == 1 else "populations vary"
         )
     return ", ".join(bits)
 
@@ -132,10 +161,8 @@ def plot_leak_curve(result: Any, ax: Axes | None = None, *, label_arms: bool = T
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
-    groups = (
-        frame.groupby(arms, sort=False, dropna=False) if arms else [((), frame)]
-    )
+        _, ax = plt.subplots(figsize=(6.0, 4.0))
+    groups = frame.groupby(arms, sort=False, dropna=False) if arms else [((), frame)]
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         group = group.sort_values("k")
@@ -223,14 +250,7 @@ def save_figure(
     while isinstance(fig, SubFigure):
         fig = fig.figure
     target = Path(path).expanduser()
-    supported = fig.canvas.get_supported_filetypes()
-    fmt = target.suffix.lower().lstrip(".")
-    if fmt not in supported:
-        raise LeakstatsError(
-            f"argument 'path': cannot tell a supported image format from the suffix of "
-            f"'{target}'. Fix: end the path in one of "
-            f"{', '.join('.' + s for s in sorted(supported))} (e.g. .png or .pdf)."
-        )
+    fmt = image_format(target, fig.canvas.get_supported_filetypes())
     if not target.parent.is_dir():
         raise FileNotFoundError(
             f"cannot save the figure to '{target}': the folder '{target.parent}' does not "

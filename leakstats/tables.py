@@ -324,8 +324,7 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
         )
     if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 0:
         raise LeakstatsError(
-            f"argument 'digits': {digits!r} is not a non-negative integer. Fix: pass e.g. "
-            f"digits=4."
+            f"argument 'digits': {digits!r} is not a non-negative integer. Fix: pass e.g. digits=4."
         )
     table = _as_frame(frame).reset_index(drop=True)
     if fmt == "csv":

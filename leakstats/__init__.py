@@ -4,7 +4,9 @@ The public API is flat; submodules load on first use so that ``import leakstats`
 and never imports torch, PyMC or matplotlib.
 
 >>> import leakstats
->>> res = leakstats.leak_at_k(leakstats.example_counts(), k=[1, 8, 32])  # doctest: +SKIP
+>>> res = leakstats.leak_at_k(leakstats.example_records(), k=[1, 8, 32])
+>>> res.to_frame()["method"].nunique()
+4
 """
 
 from __future__ import annotations

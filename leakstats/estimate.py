@@ -167,7 +167,7 @@ def leak_at_k(
     ...                        "n_leaked": [0, 1, 3]})
     >>> res = leakstats.leak_at_k(counts, k=[1, 5])
     >>> res.to_frame()[["k", "estimate"]].round(4).values.tolist()
-    [[1.0, 0.1333], [5.0, 0.4444]]
+    [[1.0, 0.1333], [5.0, 0.4722]]
     """
     from leakstats.records import as_counts
 

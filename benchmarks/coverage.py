@@ -88,7 +88,7 @@ def ks_for(n: int) -> list[int]:
 
 
 def run_scenario(args) -> list[dict]:
-    law, P, n, unequal, reps, seed, n_boot = args
+    law, P, n, unequal, reps, seed, n_boot, methods = args
     rng = np.random.default_rng(seed)
     # unequal: each prompt has its own n, uniform on [n/2, n] (fixed across replications)
     nsamp = rng.integers(n // 2, n + 1, size=P) if unequal else np.full(P, n)
@@ -98,13 +98,13 @@ def run_scenario(args) -> list[dict]:
         "prompts": (-np.expm1(ks[None, :] * np.log1p(-p_fixed[:, None]))).mean(axis=0),
         "superpopulation": law.leak_at_k(ks),
     }
-    hits = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in METHODS}
-    width = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in METHODS}
+    hits = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in methods}
+    width = {(pop, m): np.zeros(ks.size) for pop in POPULATIONS for m in methods}
     for _ in range(reps):
         for pop in POPULATIONS:
             p = p_fixed if pop == "prompts" else law.draw(P, rng)
             c = rng.binomial(nsamp, p)
-            for m in METHODS:
+            for m in methods:
                 est = arm_intervals(nsamp, c, ks, population=pop, method=m,
                                     n_boot=n_boot, rng=rng)
                 t = truth[pop]
@@ -127,15 +127,20 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--quick", action="store_true", help="small grid, 200 reps")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="write the full table as CSV")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
+    ap.add_argument("--P", default="20,100,400", help="numbers of prompts")
+    ap.add_argument("--n", default="8,50,200,1000", help="samples per prompt")
     args = ap.parse_args(argv)
-    Ps, ns = (20, 100, 400), (8, 50, 200, 1000)
+    Ps = tuple(int(v) for v in args.P.split(","))
+    ns = tuple(int(v) for v in args.n.split(","))
+    methods = tuple(args.methods.split(","))
     reps = args.reps
     if args.quick:
         Ps, ns, reps = (20,), (8, 200), min(reps, 200)
     grid = [(lw, P, n, False) for lw in LAWS for P in Ps for n in ns]
-    if not args.quick:  # unequal numbers of samples per prompt
+    if not args.quick and 100 in Ps:  # unequal numbers of samples per prompt
         grid += [(lw, 100, 200, True) for lw in LAWS]
-    jobs = [(law, P, n, uneq, reps, 1000 * i + 7, args.n_boot)
+    jobs = [(law, P, n, uneq, reps, 1000 * i + 7, args.n_boot, methods)
             for i, (law, P, n, uneq) in enumerate(grid)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:

@@ -29,7 +29,10 @@ def report(df: pd.DataFrame) -> str:
         width = sub[sub.method == "cp-effective"].groupby(["law", "P", "n"])["mean_width"].max()
         wide["cp-effective max width"] = width
         lines.append(f"\n#### {pop}: lowest coverage over k in each scenario\n")
-        lines.append(wide.reset_index().to_markdown(index=False, floatfmt=".3f"))
+        wide = wide.reset_index()
+        wide["n0"] = wide["n"].astype(str).str.split("-").str[0].astype(int)
+        wide = wide.sort_values(["law", "P", "n0", "n"]).drop(columns="n0")
+        lines.append(wide.to_markdown(index=False, floatfmt=".3f"))
     return "\n".join(lines)
 
 

@@ -30,6 +30,12 @@ _API = {
     # estimation
     "leak_at_k": "leakstats.estimate",
     "LeakAtKResult": "leakstats._results",
+    # Bayesian layer
+    "fit_bayes": "leakstats.bayes",
+    "BetaBinomialModel": "leakstats.bayes",
+    "Priors": "leakstats.bayes",
+    "compare_loo": "leakstats.bayes",
+    "ConvergenceWarning": "leakstats.bayes",
     # presentation
     "plot_leak_curve": "leakstats.plots",
     "format_table": "leakstats.tables",
@@ -69,6 +75,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         LeakstatsWarning,
     )
     from leakstats._results import LeakAtKResult  # noqa: F401
+    from leakstats.bayes import (  # noqa: F401
+        BetaBinomialModel,
+        ConvergenceWarning,
+        Priors,
+        compare_loo,
+        fit_bayes,
+    )
     from leakstats.datasets import example_path, example_records  # noqa: F401
     from leakstats.estimate import leak_at_k  # noqa: F401
     from leakstats.plots import plot_leak_curve  # noqa: F401

@@ -389,7 +389,8 @@ class BetaBinomialModel:
             for r in bad.itertuples():
                 problems.append(f"R-hat of {r.parameter} for {r.arm} is {r.r_hat:.3f} (> 1.01): "
                                 "the chains disagree")
-        low = diag[(diag["ess_bulk"] < min(400, draws / 2)) | (diag["ess_tail"] < min(400, draws / 2))]
+        floor = min(400, draws / 2)
+        low = diag[(diag["ess_bulk"] < floor) | (diag["ess_tail"] < floor)]
         for r in low.itertuples():
             problems.append(f"effective sample size of {r.parameter} for {r.arm} is "
                             f"{min(r.ess_bulk, r.ess_tail):.0f}: too few independent draws")

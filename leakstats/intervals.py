@@ -154,14 +154,14 @@ def _superpop_n_eff(arm: _Arm, var: np.ndarray, confidence_level: float):
     """Effective sample size for the superpopulation interval, and how it was chosen.
 
     n* = theta (1 - theta) / (s^2 / P) (Korn & Graubard 1998), shrunk by (z / t_df)^2 where
-    df = 2 / (2 / (P - 1) + excess kurtosis / P) is the precision of s^2 under non-normal data,
-    and, when prompt heterogeneity dominates the variance (between-prompt share above one half)
+    df = 2 / (2 / (P - 1) + excess kurtosis / P) is the precision of s^2 under non-normal data
+    (at most m - 1, m the number of prompts off the common value), and, when prompt
+    heterogeneity dominates the variance (between-prompt share above one half)
     and there are too few prompts for its skewness G1 (Cochran's rule P >= 25 G1^2), shrunk
     by the factor P / (25 G1^2). n* is then kept within [P, max(P, P n_min / k)]: P is the
     worst case for [0, 1]-valued prompt estimates, P n_min / k the homogeneous-prompts value.
-    With fewer than 30 prompts and the between-prompt share above one half, n* = P: so few
-    prompts cannot show the tail of a skewed difficulty distribution (the coverage study found
-    89-91% coverage there without this rule).
+    With fewer than 30 prompts, n* = P: so few prompts cannot show the tail of a skewed
+    difficulty distribution (the coverage study found 89-92% coverage there without this rule).
     """
     P = arm.P
     theta = arm.estimate

@@ -73,7 +73,8 @@ def sample_prompt_p(c, n, a, b, pi0, rng):
 
 def leak_from_p(p, k):
     """1 - (1 - p)^k, stable for tiny p; p (...,), k (K,) -> (..., K)."""
-    return -np.expm1(np.multiply.outer(np.log1p(-p), np.asarray(k, dtype=float)))
+    with np.errstate(divide="ignore"):  # p == 1 gives log 0 = -inf and leak@k = 1, exactly
+        return -np.expm1(np.multiply.outer(np.log1p(-p), np.asarray(k, dtype=float)))
 
 
 def fixed_prompt_draws(c, n, weight, a, b, pi0, k, rng, *, exact_limit=2_000_000):

@@ -177,12 +177,14 @@ class BetaBinomialModel:
         pm, pt, _ = _import_pymc()
         pr = self.priors
         coords = {"arm": [str(x) for x in range(n_arms)]}
-        arm = pairs["arm"].to_numpy()
-        n = pairs["n"].to_numpy().astype(float)
-        c = pairs["c"].to_numpy().astype(float)
-        w = pairs["w"].to_numpy().astype(float)
-        const = _log_binom(n, c)
         with pm.Model(coords=coords) as model:
+            # Data containers (not constants): the compiled graph does not depend on the data,
+            # so PyTensor's compilation cache serves every later fit.
+            arm = pm.Data("arm_index", pairs["arm"].to_numpy().astype("int64"))
+            n = pm.Data("n", pairs["n"].to_numpy().astype(float))
+            c = pm.Data("c", pairs["c"].to_numpy().astype(float))
+            w = pm.Data("w", pairs["w"].to_numpy().astype(float))
+            const = pt.gammaln(n + 1) - pt.gammaln(c + 1) - pt.gammaln(n - c + 1)
             logit_mu = pm.Normal("logit_mu", pr.logit_mu[0], pr.logit_mu[1], dims="arm")
             log_kappa = pm.Normal("log_kappa", pr.log_kappa[0], pr.log_kappa[1], dims="arm")
             mu = pm.math.invlogit(logit_mu)
@@ -364,7 +366,7 @@ class BetaBinomialModel:
         _, _, az = _import_pymc()
         names = ["mu", "kappa"] + (["pi0"] if self.zero_inflated else [])
         post = self.idata_.posterior[names]
-        rhat = az.rhat(post)
+        rhat = az.rhat(post) if self.chains > 1 else post.isel(chain=0, draw=0) * np.nan
         bulk = az.ess(post, method="bulk")
         tail = az.ess(post, method="tail")
         div = self.idata_.sample_stats["diverging"].sum().item()
@@ -382,14 +384,13 @@ class BetaBinomialModel:
 
     def _warn_diagnostics(self) -> None:
         diag = self.diagnostics()
-        draws = self.draws * self.chains
         problems = []
         if self.chains > 1:
             bad = diag[diag["r_hat"] > 1.01]
             for r in bad.itertuples():
                 problems.append(f"R-hat of {r.parameter} for {r.arm} is {r.r_hat:.3f} (> 1.01): "
                                 "the chains disagree")
-        floor = min(400, draws / 2)
+        floor = 100 * self.chains  # Vehtari et al. (2021): 100 per chain, bulk and tail
         low = diag[(diag["ess_bulk"] < floor) | (diag["ess_tail"] < floor)]
         for r in low.itertuples():
             problems.append(f"effective sample size of {r.parameter} for {r.arm} is "
@@ -499,12 +500,6 @@ def _child_seed(rng, index: int):
         return int(np.random.default_rng(rng.integers(2**63)).integers(2**31) + index)
     seq = np.random.SeedSequence(rng)
     return int(seq.spawn(index + 1)[index].generate_state(1)[0])
-
-
-def _log_binom(n, c):
-    from scipy.special import gammaln
-
-    return gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
 
 
 def _label_text(arms, label) -> str:

@@ -1,0 +1,190 @@
+"""Bayesian layer: model fitting, closed-form posteriors, diagnostics, bad input.
+
+Fits use few draws to stay fast; the calibration study is benchmarks/sbc.py.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import betaln
+
+import leakstats
+from leakstats import _bayes_math as bm
+from leakstats._errors import DegenerateDataWarning, LeakstatsError
+
+pytest.importorskip("pymc")
+
+
+# ---- closed forms, checked by Monte Carlo and by direct summation -------------------------
+def test_moments_match_monte_carlo():
+    rng = np.random.default_rng(0)
+    a, b, pi0, n, k = 0.4, 12.0, 0.3, 20, 8
+    for c in (0, 3):
+        mean, var = bm.prompt_moments(c, n, a, b, pi0, k)
+        p = bm.sample_prompt_p(np.full(400_000, c), n, a, b, pi0, rng)
+        theta = -np.expm1(k * np.log1p(-p))
+        se = theta.std() / np.sqrt(theta.size)
+        assert abs(theta.mean() - mean) < 4 * se
+        assert theta.var() == pytest.approx(var, rel=0.02)
+
+
+def test_zero_probability_is_bayes_rule():
+    a, b, pi0, n = 0.5, 5.0, 0.4, 10
+    bb0 = np.exp(betaln(a, b + n) - betaln(a, b))
+    assert bm.zero_probability(0, n, a, b, pi0) == pytest.approx(pi0 / (pi0 + (1 - pi0) * bb0))
+    assert bm.zero_probability(2, n, a, b, pi0) == 0.0
+
+
+def test_population_leak_is_expectation():
+    a, b, pi0 = 0.3, 20.0, 0.5
+    rng = np.random.default_rng(1)
+    p = np.where(rng.random(1_000_000) < pi0, 0.0, rng.beta(a, b, 1_000_000))
+    for k in (1, 50, 5000):
+        mc = -np.expm1(k * np.log1p(-p)).mean()
+        assert bm.population_leak(a, b, pi0, k) == pytest.approx(mc, abs=3e-3)
+
+
+def test_zibb_pmf_sums_to_one():
+    c = np.arange(31)
+    total = np.exp(bm.log_zibb_pmf(c, 30, 0.7, 3.0, 0.25)).sum()
+    assert total == pytest.approx(1.0, abs=1e-12)
+
+
+# ---- fitting ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def counts():
+    rng = np.random.default_rng(7)
+    P, n = 60, 50
+    frames = []
+    for method, pi0 in (("a", 0.5), ("b", 0.2)):
+        p = np.where(rng.random(P) < pi0, 0.0, rng.beta(0.5, 10.0, P))
+        frames.append(pd.DataFrame({"method": method, "prompt_id": np.arange(P),
+                                    "n_samples": n, "n_leaked": rng.binomial(n, p)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(counts):
+    return leakstats.fit_bayes(counts, draws=800, tune=600, chains=2, rng=3)
+
+
+def test_fit_and_to_frame(fitted, counts):
+    frame = fitted.to_frame(k=[1, 8, 500])
+    empirical = leakstats.leak_at_k(counts, k=[1, 8]).to_frame()
+    assert list(frame.columns) == list(empirical.columns)
+    assert len(frame) == 6
+    assert (frame["ci_low"] <= frame["estimate"]).all()
+    assert (frame["estimate"] <= frame["ci_high"]).all()
+    assert frame["ci_method"].str.startswith("bayes zi-beta-binomial").all()
+    # leak@k is monotone in k, and k = 500 > n is allowed (extrapolation)
+    for _, g in frame.groupby("method"):
+        assert g["estimate"].is_monotonic_increasing
+    # the posterior agrees with the unbiased estimate where both exist
+    merged = frame.merge(empirical, on=["method", "k"], suffixes=("", "_u"))
+    assert ((merged["estimate_u"] >= merged["ci_low"] - 0.02)
+            & (merged["estimate_u"] <= merged["ci_high"] + 0.02)).all()
+
+
+def test_superpopulation_frame(fitted):
+    frame = fitted.to_frame(k=[1, 10_000], population="superpopulation")
+    assert (frame["population"] == "superpopulation").all()
+    # leak@k tends to 1 - pi0 for k -> infinity
+    pi0 = fitted.idata_.posterior["pi0"].mean(("chain", "draw")).to_numpy()
+    big = frame.query("k == 10000")["estimate"].to_numpy()
+    assert np.all(big <= 1 - pi0 + 0.05)
+
+
+def test_prompt_posteriors(fitted, counts):
+    pp = fitted.prompt_posteriors(k=[1, 8])
+    assert len(pp) == 2 * len(counts)
+    assert pp["p_zero"].between(0, 1).all()
+    assert (pp.loc[pp["n_leaked"] > 0, "p_zero"] == 0).all()
+    assert (pp["p_low"] <= pp["p_mean"] + 1e-12).all() and (pp["p_mean"] <= pp["p_high"]).all()
+    one = pp.query("k == 1")
+    # with k = 1, prompt leak@1 is p itself
+    np.testing.assert_allclose(one["leak_mean"], one["p_mean"], rtol=1e-9, atol=1e-12)
+
+
+def test_diagnostics_loo_ppc(fitted):
+    diag = fitted.diagnostics()
+    assert set(diag["parameter"]) == {"mu", "kappa", "pi0"}
+    assert (diag["r_hat"] < 1.1).all()
+    loo = fitted.loo()
+    assert np.isfinite(loo["elpd_loo"]) and loo["se"] > 0
+    ppc = fitted.ppc(draws=50)
+    assert set(ppc["statistic"]) >= {"share with no leak", "mean c/n"}
+    assert ppc["p_value"].between(0, 1).all()
+
+
+# These two tests check other behaviour with short chains: convergence warnings are expected.
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+def test_compare_loo(counts):
+    data = counts.query("method == 'a'")
+    zi = leakstats.fit_bayes(data, draws=300, tune=300, chains=2, rng=1)
+    plain = leakstats.fit_bayes(data, zero_inflated=False, draws=300, tune=300, chains=2, rng=1)
+    table = leakstats.compare_loo({"zero-inflated": zi, "plain": plain})
+    assert set(table["model"]) == {"zero-inflated", "plain"}
+    assert {"elpd_loo", "se", "elpd_diff", "diff_se", "max_pareto_k", "rank"} <= set(table)
+    assert table["elpd_diff"].iloc[0] == 0
+    with pytest.raises(LeakstatsError, match="same counts"):
+        other = leakstats.fit_bayes(counts.query("method == 'b'"), draws=500, tune=500,
+                                    chains=2, rng=1)
+        leakstats.compare_loo({"zi": zi, "other": other})
+
+
+# ---- bad input -----------------------------------------------------------------------------
+def test_single_prompt_is_an_error():
+    one = pd.DataFrame({"prompt_id": [1], "n_samples": [10], "n_leaked": [2]})
+    with pytest.raises(LeakstatsError, match="single prompt"):
+        leakstats.fit_bayes(one, draws=50, tune=50, chains=1)
+
+
+def test_non_integer_counts_are_an_error():
+    bad = pd.DataFrame({"prompt_id": [1, 2], "n_samples": [10, 10], "n_leaked": [2.5, 1]})
+    with pytest.raises(ValueError, match="n_leaked"):
+        leakstats.fit_bayes(bad, draws=50, tune=50, chains=1)
+
+
+def test_no_samples_is_an_error():
+    bad = pd.DataFrame({"prompt_id": [1, 2], "n_samples": [0, 10], "n_leaked": [0, 1]})
+    with pytest.raises(ValueError, match="n_samples"):
+        leakstats.fit_bayes(bad, draws=50, tune=50, chains=1)
+
+
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+def test_nothing_leaked_and_always_leaked_warn():
+    zeros = pd.DataFrame({"prompt_id": range(12), "n_samples": 20, "n_leaked": 0})
+    with pytest.warns(DegenerateDataWarning, match="No sample leaked"):
+        with np.errstate(all="ignore"):
+            fit = leakstats.fit_bayes(zeros, draws=100, tune=100, chains=1, rng=0)
+    assert np.isfinite(fit.to_frame(k=[1, 100])["estimate"]).all()
+    ones = pd.DataFrame({"prompt_id": range(12), "n_samples": 20, "n_leaked": 20})
+    with pytest.warns(DegenerateDataWarning, match="Every sample leaked"):
+        fit = leakstats.fit_bayes(ones, draws=100, tune=100, chains=1, rng=0)
+    assert np.isfinite(fit.to_frame(k=[1])["estimate"]).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"draws": 0}, "draws"),
+        ({"chains": 1.5}, "chains"),
+        ({"target_accept": 1.2}, "target_accept"),
+        ({"nuts_sampler": "stan"}, "nuts_sampler"),
+        ({"zero_inflated": "yes"}, "zero_inflated"),
+        ({"priors": {"pi0": (1, 1)}}, "priors"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(LeakstatsError, match=match):
+        leakstats.BetaBinomialModel(**kwargs)
+
+
+def test_bad_priors():
+    with pytest.raises(LeakstatsError, match="priors.log_kappa"):
+        leakstats.Priors(log_kappa=(1.0, -2.0))
+
+
+def test_unfitted_model():
+    with pytest.raises(LeakstatsError, match="call fit"):
+        leakstats.BetaBinomialModel().to_frame(k=1)

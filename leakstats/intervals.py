@@ -138,15 +138,8 @@ def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
         lo, hi = np.clip(theta - z * se, 0, 1), np.clip(theta + z * se, 0, 1)
         labels = tuple("wald" if u else "wald (variance bound, 2k > n)" for u in has_u)
     else:  # bootstrap within prompts
-        lo, hi, degenerate = _bootstrap_within(arm, confidence_level, n_boot, rng)
-        if degenerate.any():
-            flo, fhi = _cp_effective(theta, n0, confidence_level)
-            lo = np.where(degenerate, flo, lo)
-            hi = np.where(degenerate, fhi, hi)
-        labels = tuple(
-            "bootstrap-within (degenerate: cp-effective)" if d else "bootstrap-within"
-            for d in degenerate
-        )
+        boot = _bootstrap_within(arm, confidence_level, n_boot, rng)
+        lo, hi, labels = _bootstrap_or_fallback(boot, theta, n0, confidence_level, "within")
     return se, lo, hi, labels
 
 
@@ -217,16 +210,22 @@ def _superpop(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng)
         lo, hi = np.clip(theta - t * se, 0, 1), np.clip(theta + t * se, 0, 1)
         labels = ("wald (t, P-1 df)",) * K
     else:
-        lo, hi, degenerate = _bootstrap_prompts(arm, confidence_level, n_boot, rng)
-        if degenerate.any():
-            flo, fhi = _cp_effective(theta, np.full(K, float(P)), confidence_level)
-            lo = np.where(degenerate, flo, lo)
-            hi = np.where(degenerate, fhi, hi)
-        labels = tuple(
-            "bootstrap-prompts (degenerate: cp-effective)" if d else "bootstrap-prompts"
-            for d in degenerate
-        )
+        boot = _bootstrap_prompts(arm, confidence_level, n_boot, rng)
+        lo, hi, labels = _bootstrap_or_fallback(boot, theta, float(P), confidence_level, "prompts")
     return se, lo, hi, labels
+
+
+def _bootstrap_or_fallback(boot, theta, n_eff, confidence_level, kind: str):
+    """Percentile limits, replaced by cp-effective (at ``n_eff``) where every resample is equal."""
+    lo, hi, degenerate = boot
+    flo, fhi = _cp_effective(theta, n_eff, confidence_level)
+    lo = np.where(degenerate, flo, lo)
+    hi = np.where(degenerate, fhi, hi)
+    labels = tuple(
+        f"bootstrap-{kind} (degenerate: cp-effective)" if d else f"bootstrap-{kind}"
+        for d in degenerate
+    )
+    return lo, hi, labels
 
 
 def _percentile(boot: np.ndarray, confidence_level: float):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from leakstats._errors import LeakstatsError
 from leakstats._results import LeakAtKResult
-from leakstats.tables import REQUIRED_COLUMNS, arm_columns_of
+from leakstats.tables import arm_columns_of, result_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -65,22 +65,7 @@ def image_format(
 
 def _result_frame(result: Any) -> tuple[pd.DataFrame, list[str]]:
     """The table and arm columns of a result or a result DataFrame, checked."""
-    if isinstance(result, LeakAtKResult):
-        return result.to_frame(), list(result.arms)
-    if not isinstance(result, pd.DataFrame):
-        raise LeakstatsError(
-            f"argument 'result': expected a LeakAtKResult or a DataFrame with its columns, got "
-            f"{type(result).__name__}. Fix: pass the result of leakstats.leak_at_k(...) or "
-            f"its .to_frame()."
-        )
-    missing = [c for c in REQUIRED_COLUMNS if c not in result.columns]
-    if missing:
-        raise LeakstatsError(
-            f"argument 'result': missing required column(s) {missing}; columns present: "
-            f"{list(map(str, result.columns))}. Fix: pass result.to_frame() of a leak_at_k "
-            f"result (arm columns, then k, estimate, ci_low, ci_high, ...)."
-        )
-    frame = result.reset_index(drop=True)
+    frame = result_table(result, argument="result").reset_index(drop=True)
     if len(frame) == 0:
         raise LeakstatsError(
             "argument 'result': the table has no rows, so there is nothing to plot. Fix: pass "
@@ -92,7 +77,8 @@ def _result_frame(result: Any) -> tuple[pd.DataFrame, list[str]]:
             f"argument 'result': column 'k' must hold positive numbers for the log-2 axis; got "
             f"{frame['k'].tolist()[:5]}. Fix: pass the table of a leak_at_k result."
         )
-    return frame, arm_columns_of(frame)
+    arms = list(result.arms) if isinstance(result, LeakAtKResult) else arm_columns_of(frame)
+    return frame, arms
 
 
 def _plain(text: object) -> str:

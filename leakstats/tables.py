@@ -45,13 +45,15 @@ _LATEX_SPECIALS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_frame(frame: Any) -> pd.DataFrame:
-    """Accept a DataFrame or a result object with ``to_frame()``; check the columns."""
+def result_table(obj: Any, *, argument: str = "frame") -> pd.DataFrame:
+    """The table of a result object (anything with ``to_frame()``) or a result DataFrame,
+    checked for the columns every result has; ``argument`` names it in errors."""
+    frame = obj
     if not isinstance(frame, pd.DataFrame):
         to_frame = getattr(frame, "to_frame", None)
         if not callable(to_frame) or isinstance(frame, pd.Series):
             raise LeakstatsError(
-                f"argument 'frame': expected a result table (pandas.DataFrame) or a result "
+                f"argument '{argument}': expected a result table (pandas.DataFrame) or a result "
                 f"object such as LeakAtKResult, got {type(frame).__name__}. Fix: pass "
                 f"result.to_frame() or the result itself."
             )
@@ -59,7 +61,7 @@ def _as_frame(frame: Any) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise LeakstatsError(
-            f"argument 'frame': missing required column(s) {missing}; columns present: "
+            f"argument '{argument}': missing required column(s) {missing}; columns present: "
             f"{list(map(str, frame.columns))}. Fix: pass the table of a result "
             f"(result.to_frame()), which has {list(REQUIRED_COLUMNS)}."
         )
@@ -326,7 +328,7 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
         raise LeakstatsError(
             f"argument 'digits': {digits!r} is not a non-negative integer. Fix: pass e.g. digits=4."
         )
-    table = _as_frame(frame).reset_index(drop=True)
+    table = result_table(frame).reset_index(drop=True)
     if fmt == "csv":
         return _format_csv(table)
     if fmt == "json":

@@ -101,7 +101,7 @@ def test_varying_level_note(result):
 
 @pytest.mark.parametrize("bad", [None, [1, 2], np.zeros((2, 2)), "result.csv"])
 def test_not_a_result(bad):
-    with pytest.raises(LeakstatsError, match=r"argument 'result': expected a LeakAtKResult"):
+    with pytest.raises(LeakstatsError, match=r"argument 'result': expected a result table"):
         plot_leak_curve(bad)
 
 

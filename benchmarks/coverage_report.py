@@ -1,4 +1,4 @@
-"""Markdown summary of a coverage table written by coverage.py (--out), for docs/benchmarks.md.
+"""Markdown summary of a coverage table (interval_coverage.py --out), for docs/benchmarks.md.
 
 Run:  python benchmarks/coverage_report.py docs/coverage.csv
 """

@@ -37,10 +37,14 @@ def simulate(mu, kappa, pi0, P, n, rng):
     return p, pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n, "n_leaked": c})
 
 
+SAMPLER = "pymc"
+
+
 def fit_once(counts, seed, draws, tune):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return leakstats.fit_bayes(counts, draws=draws, tune=tune, chains=2, rng=seed)
+        return leakstats.fit_bayes(counts, draws=draws, tune=tune, chains=2, rng=seed,
+                                   nuts_sampler=SAMPLER)
 
 
 def one_rep(mu, kappa, pi0, P, n, ks, rng, seed, draws, tune):
@@ -72,7 +76,10 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--sampler", default="pymc", help="nuts_sampler for the fits")
     args = ap.parse_args(argv)
+    global SAMPLER
+    SAMPLER = args.sampler
     pr = Priors()
     rng = np.random.default_rng(20261128)
     P, n = args.P, args.n

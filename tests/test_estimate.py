@@ -171,7 +171,7 @@ def test_unequal_n_and_large_n():
     assert frame["estimate"].iloc[0] == pytest.approx((3e-7 + 0 + 1e-6) / 3)
 
 
-# ---- seeded coverage check (the full study is benchmarks/coverage.py) --------------------
+# ---- seeded coverage check (the full study is benchmarks/interval_coverage.py) ------
 # 300 replications: a coverage of 0.95 has Monte Carlo sd sqrt(.95 * .05 / 300) = 0.0126, so
 # "not below nominal" is tested as coverage >= 0.95 - 3 sd = 0.912.
 REPS = 300

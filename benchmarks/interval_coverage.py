@@ -9,7 +9,7 @@ covers the truth:
 * superpopulation: every replication redraws the prompts too; the truth is E[1 - (1 - p)^k]
   under the law, in closed form.
 
-Run:  python benchmarks/coverage.py [--reps 1000] [--quick] [--out docs/coverage.csv]
+Run:  python benchmarks/interval_coverage.py [--reps 1000] [--quick] [--out docs/coverage.csv]
 The Monte Carlo standard error of a coverage near 0.95 with R = 1000 is 0.0069.
 """
 

@@ -36,6 +36,7 @@ _API = {
     "Priors": "leakstats.bayes",
     "compare_loo": "leakstats.bayes",
     "ConvergenceWarning": "leakstats.bayes",
+    "PairedLogitModel": "leakstats.paired",
     # presentation
     "plot_leak_curve": "leakstats.plots",
     "format_table": "leakstats.tables",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from leakstats.datasets import example_path, example_records  # noqa: F401
     from leakstats.estimate import leak_at_k  # noqa: F401
+    from leakstats.paired import PairedLogitModel  # noqa: F401
     from leakstats.plots import plot_leak_curve  # noqa: F401
     from leakstats.records import (  # noqa: F401
         ARM_COLUMNS,

@@ -188,3 +188,45 @@ def test_bad_priors():
 def test_unfitted_model():
     with pytest.raises(LeakstatsError, match="call fit"):
         leakstats.BetaBinomialModel().to_frame(k=1)
+
+
+# ---- the paired model ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def paired_counts():
+    rng = np.random.default_rng(11)
+    P, n = 40, 40
+    u = rng.normal(0.0, 1.0, P)
+    frames = []
+    for method, alpha in (("strong", -4.0), ("weak", -2.5)):
+        p = 1 / (1 + np.exp(-(alpha + u)))
+        frames.append(pd.DataFrame({"method": method, "prompt_id": np.arange(P),
+                                    "n_samples": n, "n_leaked": rng.binomial(n, p)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_paired_model(paired_counts):
+    model = leakstats.PairedLogitModel(draws=500, tune=500, chains=2, rng=0).fit(paired_counts)
+    frame = model.to_frame(k=[1, 8])
+    assert list(frame.columns) == list(leakstats.leak_at_k(paired_counts, k=1).to_frame().columns)
+    probs = model.prob_greater(k=[1, 8])
+    weak_over_strong = probs.query("arm_a == \"method='weak'\" and arm_b == \"method='strong'\"")
+    assert (weak_over_strong["prob_a_greater"] > 0.99).all()
+    # P(A > B) + P(B > A) = 1 for continuous draws
+    assert probs.query("k == 1")["prob_a_greater"].sum() == pytest.approx(1.0)
+    sup = model.to_frame(k=[1], population="superpopulation")
+    assert sup["estimate"].between(0, 1).all()
+
+
+def test_paired_model_bad_input(paired_counts):
+    with pytest.raises(LeakstatsError, match="no arm column"):
+        leakstats.PairedLogitModel().fit(paired_counts.drop(columns="method")
+                                         .query("prompt_id < 40").drop_duplicates("prompt_id"))
+    with pytest.raises(LeakstatsError, match="at least two arms"):
+        leakstats.PairedLogitModel().fit(paired_counts.query("method == 'weak'"))
+    unpaired = paired_counts.assign(
+        prompt_id=np.where(paired_counts["method"] == "weak", paired_counts["prompt_id"] + 1000,
+                           paired_counts["prompt_id"]))
+    with pytest.raises(LeakstatsError, match="nothing is paired"):
+        leakstats.PairedLogitModel().fit(unpaired)
+    with pytest.raises(LeakstatsError, match="call fit"):
+        leakstats.PairedLogitModel().to_frame(k=1)

@@ -1,0 +1,211 @@
+"""A joint Bayesian model for several methods evaluated on the same prompts (paired data).
+
+    alpha_m      ~ Normal(-3, 2.5)         per-method leak level (logit scale)
+    sigma        ~ HalfNormal(2.5)         spread of prompt difficulty
+    u_i          ~ Normal(0, sigma)        shared by every method (the pairing)
+    c_im         ~ Binomial(n_im, logistic(alpha_m + u_i))
+
+Sharing u_i across methods is what makes the comparison paired: a prompt that is easy to leak
+is easy under every method, and that variation cancels in the differences. Used by
+``leakstats.compare(..., test="bayes")``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from leakstats._errors import LeakstatsError
+from leakstats._results import RESULT_COLUMNS
+from leakstats.bayes import (
+    ConvergenceWarning,
+    _child_seed,
+    _import_pymc,
+    _label_text,
+    _positive_int,
+)
+from leakstats.estimate import _check_choice, _check_level, _parse_k
+
+
+class PairedLogitModel:
+    """Logit-normal random-intercept model of leak probabilities, shared prompts across arms.
+
+    Parameters
+    ----------
+    draws, tune, chains : int
+        NUTS settings.
+    rng : None, int or numpy.random.Generator
+        Seed.
+
+    Examples
+    --------
+    >>> import leakstats
+    >>> model = leakstats.PairedLogitModel(draws=500, tune=500, chains=2, rng=0)
+    >>> model.fit(leakstats.example_records())  # doctest: +SKIP
+    >>> model.prob_greater(k=[1, 128])  # doctest: +SKIP
+    """
+
+    def __init__(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
+                 target_accept: float = 0.9, rng=None):
+        self.draws = _positive_int("draws", draws, 10)
+        self.tune = _positive_int("tune", tune, 10)
+        self.chains = _positive_int("chains", chains, 1)
+        self.target_accept = float(target_accept)
+        self.rng = rng
+
+    def fit(self, data, *, by=None) -> PairedLogitModel:
+        """Fit to records or counts with at least two arms sharing prompts; returns self."""
+        from leakstats.records import as_counts
+
+        counts, arms = as_counts(data, by=by)
+        if not arms:
+            raise LeakstatsError(
+                "The paired model compares arms (e.g. methods), but the data have no arm "
+                "column. Fix: pass by='method' (or the column naming the methods)."
+            )
+        codes, uniques = pd.MultiIndex.from_frame(counts[arms]).factorize()
+        if len(uniques) < 2:
+            raise LeakstatsError(
+                f"The paired model needs at least two arms; the data have one ({uniques[0]}). "
+                "Fix: include the methods to compare."
+            )
+        prompt_codes, prompts = pd.factorize(counts["prompt_id"])
+        shared = pd.Series(codes).groupby(prompt_codes).nunique()
+        if (shared < 2).all():
+            raise LeakstatsError(
+                "No prompt appears under two arms, so nothing is paired. Fix: evaluate the "
+                "methods on the same prompts (same prompt_id values)."
+            )
+        self.counts_ = counts
+        self.arms_ = arms
+        self.arm_labels_ = [tuple(u) for u in uniques]
+        self._arm = codes
+        self._prompt = prompt_codes
+        self.prompts_ = prompts
+        self.idata_ = self._sample(counts, codes, prompt_codes, len(uniques), len(prompts))
+        self._warn()
+        return self
+
+    def _sample(self, counts, arm, prompt, n_arms, n_prompts):
+        pm, pt, _ = _import_pymc()
+        import importlib.util
+
+        n = counts["n_samples"].to_numpy().astype(float)
+        c = counts["n_leaked"].to_numpy().astype(float)
+        with pm.Model(coords={"arm": list(range(n_arms)), "prompt": list(range(n_prompts))}):
+            alpha = pm.Normal("alpha", -3.0, 2.5, dims="arm")
+            sigma = pm.HalfNormal("sigma", 2.5)
+            # centred (every prompt carries n_samples x arms samples), and summing to zero so
+            # that a shift of all u_i cannot trade off against all alpha_m
+            u = pm.ZeroSumNormal("u", sigma=sigma, dims="prompt")
+            eta = alpha[arm] + u[prompt]
+            # Binomial log-likelihood on the logit scale (stable for tiny and large p)
+            pm.Potential("loglik", pt.sum(c * eta - n * pt.softplus(eta)))
+            sampler = ("numpyro" if all(importlib.util.find_spec(m) for m in ("jax", "numpyro"))
+                       else "pymc")
+            kwargs = dict(draws=self.draws, tune=self.tune, chains=self.chains,
+                          target_accept=self.target_accept, random_seed=_child_seed(self.rng, 0),
+                          progressbar=False, compute_convergence_checks=False,
+                          nuts_sampler=sampler)
+            if sampler == "numpyro":
+                kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
+            else:
+                kwargs["cores"] = min(self.chains, 2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                return pm.sample(**kwargs)
+
+    def _check_fitted(self):
+        if not hasattr(self, "idata_"):
+            raise LeakstatsError("This model is not fitted yet: call fit(data) first.")
+
+    def _warn(self):
+        _, _, az = _import_pymc()
+        post = self.idata_.posterior[["alpha", "sigma"]]
+        problems = []
+        if self.chains > 1:
+            worst = max(float(az.rhat(post)[v].max()) for v in ("alpha", "sigma"))
+            if worst > 1.01:
+                problems.append(f"largest R-hat {worst:.3f} (> 1.01)")
+        ess = min(float(az.ess(post)[v].min()) for v in ("alpha", "sigma"))
+        if ess < 100 * self.chains:
+            problems.append(f"smallest bulk ESS {ess:.0f} (< {100 * self.chains})")
+        div = int(self.idata_.sample_stats["diverging"].sum())
+        if div:
+            problems.append(f"{div} divergent transition(s)")
+        if problems:
+            warnings.warn("The paired model's posterior may be unreliable: "
+                          + "; ".join(problems) + ". Fix: more tune/draws.",
+                          ConvergenceWarning, stacklevel=3)
+
+    def leak_draws(self, k, *, population: str = "prompts") -> np.ndarray:
+        """Posterior draws of leak@k, shape (draws, arms, len(k))."""
+        self._check_fitted()
+        ks = _parse_k(k).astype(float)
+        _check_choice("population", population, ("prompts", "superpopulation"))
+        post = self.idata_.posterior
+        alpha = post["alpha"].to_numpy().reshape(-1, len(self.arm_labels_))  # (S, A)
+        sigma = post["sigma"].to_numpy().reshape(-1)
+        if population == "superpopulation":
+            x, w = np.polynomial.hermite_e.hermegauss(60)
+            w = w / w.sum()
+            eta = alpha[:, :, None] + sigma[:, None, None] * x[None, None, :]  # (S, A, Q)
+            log1m_p = -np.logaddexp(0.0, eta)  # log(1 - p)
+            return np.einsum("saqk,q->sak", -np.expm1(log1m_p[..., None] * ks), w)
+        u = post["u"].to_numpy().reshape(-1, len(self.prompts_))  # (S, P)
+        out = np.zeros((alpha.shape[0], alpha.shape[1], ks.size))
+        for a in range(alpha.shape[1]):
+            prompts = np.unique(self._prompt[self._arm == a])
+            eta = alpha[:, a, None] + u[:, prompts]
+            log1m_p = -np.logaddexp(0.0, eta)
+            out[:, a, :] = (-np.expm1(log1m_p[..., None] * ks)).mean(axis=1)
+        return out
+
+    def to_frame(self, k=(1,), *, population: str = "prompts",
+                 confidence_level: float = 0.95) -> pd.DataFrame:
+        """Posterior leak@k per arm x k, in the columns of :func:`leakstats.leak_at_k`."""
+        ks = _parse_k(k)
+        level = _check_level(confidence_level)
+        draws = self.leak_draws(ks, population=population)
+        lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        frames = []
+        for a, label in enumerate(self.arm_labels_):
+            group = self.counts_[self._arm == a]
+            frame = pd.DataFrame({
+                "k": ks, "estimate": draws[:, a].mean(axis=0),
+                "se": draws[:, a].std(axis=0, ddof=1), "ci_low": lo[a], "ci_high": hi[a],
+                "confidence_level": level, "ci_method": "bayes paired logit-normal",
+                "n_prompts": len(group), "n_samples": int(group["n_samples"].sum()),
+                "population": population,
+            })
+            for name, value in zip(self.arms_, label, strict=True):
+                frame[name] = value
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)[[*self.arms_, "k", *RESULT_COLUMNS]]
+
+    def prob_greater(self, k=(1,), *, population: str = "prompts",
+                     confidence_level: float = 0.95) -> pd.DataFrame:
+        """For every ordered pair of arms (A, B): P(leak@k_A > leak@k_B | data) and the
+        posterior mean and credible interval of the difference leak@k_A - leak@k_B."""
+        ks = _parse_k(k)
+        level = _check_level(confidence_level)
+        draws = self.leak_draws(ks, population=population)
+        rows = []
+        labels = [_label_text(self.arms_, lab) for lab in self.arm_labels_]
+        for a in range(len(labels)):
+            for b in range(len(labels)):
+                if a == b:
+                    continue
+                diff = draws[:, a] - draws[:, b]
+                lo, hi = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2], axis=0)
+                for j, kk in enumerate(ks):
+                    rows.append({"arm_a": labels[a], "arm_b": labels[b], "k": int(kk),
+                                 "prob_a_greater": float((diff[:, j] > 0).mean()),
+                                 "diff_mean": float(diff[:, j].mean()),
+                                 "diff_low": float(lo[j]), "diff_high": float(hi[j]),
+                                 "population": population})
+        return pd.DataFrame(rows)

@@ -1,7 +1,8 @@
 """Speed of the Bayesian fit: 100,000 vs 1,000 prompts, and against the naive latent-p model.
 
 Each fit runs in a fresh Python process and is timed from `import leakstats` to the fitted
-model (PyMC import, graph compilation and NUTS included): 4 chains x (1000 tune + 1000 draws).
+model (PyMC import, graph compilation and NUTS included): 4 chains x (1000 tune + 1000 draws),
+with the default sampler (NumPyro, when installed) and with PyMC's own.
 The naive model has one latent p_i per prompt (zero-inflation marginalised), the textbook way
 to write the hierarchy; ours integrates p_i out and evaluates distinct (n, c) pairs only.
 "Cold" runs use an empty PyTensor compilation cache (a fresh machine); "warm" ones reuse it.
@@ -30,7 +31,8 @@ rng = np.random.default_rng(0)
 p = np.where(rng.random(P) < 0.6, 0.0, rng.beta(0.4, 25.0, P))
 counts = pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n,
                        "n_leaked": rng.binomial(n, p)})
-fit = leakstats.fit_bayes(counts, draws=1000, tune=1000, chains=4, rng=1)
+fit = leakstats.fit_bayes(counts, draws=1000, tune=1000, chains=4, rng=1,
+                          nuts_sampler=sys.argv[2])
 d = fit.diagnostics()
 print(time.perf_counter() - t0, d["r_hat"].max(), d["ess_bulk"].min())
 """
@@ -59,13 +61,34 @@ print(time.perf_counter() - t0, float(s["r_hat"].max()), float(s["ess_bulk"].min
 """
 
 
-def run(code: str, P: int, cold: bool) -> tuple[float, float, float]:
+PAIRED = """
+import sys, time
+t0 = time.perf_counter()
+import numpy as np, pandas as pd
+import leakstats
+P = int(sys.argv[1]); n = 200
+rng = np.random.default_rng(0)
+u = rng.normal(0.0, 1.5, P)
+frames = []
+for m, alpha in enumerate([-6.0, -5.0, -4.5, -4.0, -3.5, -3.0]):
+    p = 1 / (1 + np.exp(-(alpha + u)))
+    frames.append(pd.DataFrame({"method": f"m{m}", "prompt_id": np.arange(P), "n_samples": n,
+                                "n_leaked": rng.binomial(n, p)}))
+model = leakstats.PairedLogitModel(rng=1).fit(pd.concat(frames, ignore_index=True))
+import arviz as az
+post = model.idata_.posterior[["alpha", "sigma"]]
+print(time.perf_counter() - t0, float(az.rhat(post).to_array().max()),
+      float(az.ess(post).to_array().min()))
+"""
+
+
+def run(code: str, P: int, cold: bool, *extra: str) -> tuple[float, float, float]:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
         if cold:
             env["PYTENSOR_FLAGS"] = f"compiledir={tmp}"
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code, str(P)], capture_output=True,
+        out = subprocess.run([sys.executable, "-c", code, str(P), *extra], capture_output=True,
                              text=True, env=env, cwd=ROOT)
         wall = time.perf_counter() - t0
     if out.returncode:
@@ -76,19 +99,25 @@ def run(code: str, P: int, cold: bool) -> tuple[float, float, float]:
 
 def main() -> None:
     rows = []
-    run(FIT, 1000, cold=False)  # fill the warm cache
-    for label, code, P, cold in [
-        ("leakstats ZI model, 1,000 prompts, warm cache", FIT, 1_000, False),
-        ("leakstats ZI model, 100,000 prompts, warm cache", FIT, 100_000, False),
-        ("leakstats ZI model, 100,000 prompts, cold cache", FIT, 100_000, True),
-        ("naive latent-p model, 1,000 prompts, warm cache", NAIVE, 1_000, False),
+    run(FIT, 1000, False, "pymc")  # fill the warm caches
+    for label, code, P, cold, extra in [
+        ("ZI model, 1,000 prompts, default sampler (NumPyro), warm", FIT, 1_000, False, "auto"),
+        ("ZI model, 100,000 prompts, default sampler (NumPyro), warm", FIT, 100_000, False,
+         "auto"),
+        ("ZI model, 100,000 prompts, default sampler (NumPyro), cold", FIT, 100_000, True,
+         "auto"),
+        ("ZI model, 1,000 prompts, PyMC sampler, warm", FIT, 1_000, False, "pymc"),
+        ("ZI model, 100,000 prompts, PyMC sampler, warm", FIT, 100_000, False, "pymc"),
+        ("ZI model, 100,000 prompts, PyMC sampler, cold", FIT, 100_000, True, "pymc"),
+        ("naive latent-p model, 1,000 prompts, PyMC sampler, warm", NAIVE, 1_000, False, ""),
+        ("paired model, 400 prompts x 6 methods, default sampler", PAIRED, 400, False, ""),
     ]:
-        wall, rhat, ess = run(code, P, cold)
+        wall, rhat, ess = run(code, P, cold, *([extra] if extra else []))
         rows.append((label, wall, rhat, ess))
-        print(f"{label:52s} {wall:7.1f} s  max R-hat {rhat:.3f}  min bulk ESS {ess:.0f}",
+        print(f"{label:60s} {wall:7.1f} s  max R-hat {rhat:.3f}  min bulk ESS {ess:.0f}",
               flush=True)
     base = rows[0][1]
-    print("\n| fit | wall seconds | ratio to 1,000-prompt fit | max R-hat | min bulk ESS |")
+    print("\n| fit | wall seconds | ratio to the first row | max R-hat | min bulk ESS |")
     print("|---|---:|---:|---:|---:|")
     for label, wall, rhat, ess in rows:
         print(f"| {label} | {wall:.1f} | {wall / base:.2f} | {rhat:.3f} | {ess:.0f} |")

@@ -39,6 +39,7 @@ _API = {
     "PairedLogitModel": "leakstats.paired",
     # presentation
     "plot_leak_curve": "leakstats.plots",
+    "plot_prompt_forest": "leakstats.plots",
     "format_table": "leakstats.tables",
     # example data
     "example_records": "leakstats.datasets",
@@ -86,7 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from leakstats.datasets import example_path, example_records  # noqa: F401
     from leakstats.estimate import leak_at_k  # noqa: F401
     from leakstats.paired import PairedLogitModel  # noqa: F401
-    from leakstats.plots import plot_leak_curve  # noqa: F401
+    from leakstats.plots import plot_leak_curve, plot_prompt_forest  # noqa: F401
     from leakstats.records import (  # noqa: F401
         ARM_COLUMNS,
         counts,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["image_format", "plot_leak_curve", "save_figure"]
+__all__ = ["image_format", "plot_leak_curve", "plot_prompt_forest", "save_figure"]
 
 
 def _import_matplotlib() -> None:
@@ -261,3 +261,60 @@ def save_figure(
         target.unlink(missing_ok=True)
         raise
     return target
+
+
+def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: int = 20,
+                       confidence_level: float = 0.95) -> Axes:
+    """Forest plot of the riskiest prompts under a fitted Bayesian model.
+
+    One row per prompt (the ``top`` with the highest posterior mean leak@k, over all arms):
+    posterior mean and credible interval of the prompt's leak@k, labelled with its arm, its
+    counts and P(p = 0).
+
+    Parameters
+    ----------
+    model : leakstats.BetaBinomialModel
+        A fitted model.
+    k : int
+        The k of leak@k (may exceed the number of samples).
+    ax : matplotlib Axes, optional
+    top : int
+        How many prompts to show.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from leakstats.bayes import BetaBinomialModel
+
+    if not isinstance(model, BetaBinomialModel):
+        raise LeakstatsError(
+            f"argument 'model': expected a fitted leakstats.BetaBinomialModel, got "
+            f"{type(model).__name__}. Fix: model = leakstats.fit_bayes(data)."
+        )
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise LeakstatsError(f"argument 'top': {top!r} is not a positive integer. Fix: top=20.")
+    table = model.prompt_posteriors(k=[k], confidence_level=confidence_level)
+    table = table.sort_values("leak_mean", ascending=False).head(top).iloc[::-1]
+    _import_matplotlib()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.5, 0.3 * len(table) + 1.2))
+    y = np.arange(len(table))
+    mean = table["leak_mean"].to_numpy(dtype=float)
+    ax.errorbar(mean, y, xerr=[mean - table["leak_low"].to_numpy(dtype=float),
+                               table["leak_high"].to_numpy(dtype=float) - mean],
+                fmt="o", capsize=2)
+    arms = list(model.arms_)
+    labels = []
+    for r in table.itertuples(index=False):
+        arm = ", ".join(str(getattr(r, a)) for a in arms)
+        head = f"{arm}: " if arm else ""
+        labels.append(_plain(f"{head}{r.prompt_id} ({r.n_leaked}/{r.n_samples}, "
+                             f"P(p=0)={r.p_zero:.2f})"))
+    ax.set_yticks(y, labels, fontsize="small")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel(f"posterior leak@{k} of the prompt ({confidence_level:.0%} credible interval)")
+    ax.set_title(f"Riskiest prompts at k = {k}", loc="left")
+    return ax

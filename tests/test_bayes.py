@@ -105,6 +105,22 @@ def test_prompt_posteriors(fitted, counts):
     np.testing.assert_allclose(one["leak_mean"], one["p_mean"], rtol=1e-9, atol=1e-12)
 
 
+def test_prompt_forest(fitted, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = leakstats.plot_prompt_forest(fitted, k=8, top=5)
+    assert len(ax.get_yticklabels()) == 5
+    assert "P(p=0)" in ax.get_yticklabels()[0].get_text()
+    with pytest.raises(LeakstatsError, match="argument 'model'"):
+        leakstats.plot_prompt_forest("not a model")
+    with pytest.raises(LeakstatsError, match="argument 'top'"):
+        leakstats.plot_prompt_forest(fitted, top=0)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def test_diagnostics_loo_ppc(fitted):
     diag = fitted.diagnostics()
     assert set(diag["parameter"]) == {"mu", "kappa", "pi0"}

@@ -69,6 +69,11 @@ def one_rep(mu, kappa, pi0, P, n, ks, rng, seed, draws, tune):
 
 
 def main(argv=None) -> None:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--report":
+        df = pd.read_csv(sys.argv[2])
+        n = 50
+        report(df, np.array([1, n, 10 * n]), 100, n, 500, float("nan"))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--grid-reps", type=int, default=100)
@@ -84,25 +89,38 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(20261128)
     P, n = args.P, args.n
     ks = np.array([1, n, 10 * n])
-    rows = []
-    t0 = time.perf_counter()
-    for r in range(args.reps):
-        mu = 1 / (1 + np.exp(-rng.normal(*pr.logit_mu)))
-        kappa = float(np.exp(rng.normal(*pr.log_kappa)))
-        pi0 = float(rng.beta(*pr.pi0))
-        row = one_rep(mu, kappa, pi0, P, n, ks, rng, r, args.draws, args.draws)
-        rows.append({"study": "sbc", "mu": mu, "kappa": kappa, "pi0": pi0, **row})
     grid = [("rare: mu=1e-3, kappa=50, pi0=0", 1e-3, 50.0, 0.0),
             ("zero-inflated: mu=0.02, kappa=2, pi0=0.7", 0.02, 2.0, 0.7),
             ("heterogeneous: mu=0.05, kappa=0.5, pi0=0.3", 0.05, 0.5, 0.3),
             ("frequent: mu=0.3, kappa=5, pi0=0.1", 0.3, 5.0, 0.1)]
-    for name, mu, kappa, pi0 in grid:
-        for r in range(args.grid_reps):
-            row = one_rep(mu, kappa, pi0, P, n, ks, rng, 10_000 + r, args.draws, args.draws)
-            rows.append({"study": name, "mu": mu, "kappa": kappa, "pi0": pi0, **row})
-    df = pd.DataFrame(rows)
-    print(f"# {len(df)} fits (P = {P}, n = {n}, 2 chains x {args.draws} draws) in "
-          f"{time.perf_counter() - t0:.0f} s")
+    # interleave the prior draws and the grid, writing every fit as it ends, so that a partial
+    # run is a smaller but unbiased study
+    plan = []
+    for r in range(max(args.reps, args.grid_reps)):
+        if r < args.reps:
+            plan.append(("sbc", None))
+        if r < args.grid_reps:
+            plan.extend(grid)
+    rows = []
+    t0 = time.perf_counter()
+    for i, item in enumerate(plan):
+        if item[0] == "sbc":
+            mu = float(1 / (1 + np.exp(-rng.normal(*pr.logit_mu))))
+            kappa = float(np.exp(rng.normal(*pr.log_kappa)))
+            pi0 = float(rng.beta(*pr.pi0))
+            name = "sbc"
+        else:
+            name, mu, kappa, pi0 = item
+        row = one_rep(mu, kappa, pi0, P, n, ks, rng, i, args.draws, args.draws)
+        rows.append({"study": name, "mu": mu, "kappa": kappa, "pi0": pi0, **row})
+        if args.out:
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+    report(pd.DataFrame(rows), ks, P, n, args.draws, time.perf_counter() - t0)
+
+
+def report(df, ks, P, n, draws, seconds) -> None:
+    print(f"# {len(df)} fits (P = {P}, n = {n}, 2 chains x {draws} draws) in "
+          f"{seconds:.0f} s")
     sbc = df[df.study == "sbc"]
     print("\n| parameter | chi-square (9 df) | p-value of rank uniformity |")
     print("|---|---:|---:|")
@@ -118,8 +136,6 @@ def main(argv=None) -> None:
     cover["fits with divergences"] = divergent.groupby(df["study"]).sum()
     print("\nCoverage of the 95% credible interval of fixed-prompt leak@k:\n")
     print(cover.reset_index().to_markdown(index=False, floatfmt=".3f"))
-    if args.out:
-        df.to_csv(args.out, index=False)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from leakstats._errors import DegenerateDataWarning, LeakstatsError, LeakstatsWa
 from leakstats._results import RESULT_COLUMNS
 from leakstats.estimate import _check_choice, _check_level, _parse_k
 
-NUTS_SAMPLERS = ("auto", "pymc", "numpyro", "nutpie", "blackjax")
+NUTS_SAMPLERS = ("pymc", "numpyro", "nutpie", "blackjax")
 
 
 class ConvergenceWarning(LeakstatsWarning):
@@ -101,10 +101,10 @@ class BetaBinomialModel:
         NUTS draws kept per chain, warm-up iterations per chain, and chains.
     target_accept : float, default 0.95
         NUTS target acceptance rate (high, because pi0 and the beta's left tail trade off).
-    nuts_sampler : {"auto", "pymc", "numpyro", "nutpie", "blackjax"}
-        NUTS implementation, passed to :func:`pymc.sample`. ``"auto"`` uses NumPyro (JAX) when
-        it is installed, as it is with the ``[bayes]`` extra: it compiles in seconds where
-        PyMC's C backend takes about half a minute on a fresh machine; else PyMC's own.
+    nuts_sampler : {"pymc", "numpyro", "nutpie", "blackjax"}
+        NUTS implementation, passed to :func:`pymc.sample`; the last three need their packages.
+        PyMC's own is the default: on the 2-core benchmark machine it fitted in half the time
+        of NumPyro's (docs/benchmarks.md).
     rng : None, int or numpy.random.Generator
         Seed for the sampler and for the posterior simulations.
 
@@ -134,7 +134,7 @@ class BetaBinomialModel:
         tune: int = 1000,
         chains: int = 4,
         target_accept: float = 0.95,
-        nuts_sampler: str = "auto",
+        nuts_sampler: str = "pymc",
         rng=None,
     ):
         if not isinstance(zero_inflated, bool):
@@ -219,16 +219,7 @@ class BetaBinomialModel:
             compute_convergence_checks=False,
         )
         sampler = self.nuts_sampler
-        if sampler == "auto":
-            import importlib.util
-
-            have_jax = all(importlib.util.find_spec(m) for m in ("jax", "numpyro"))
-            sampler = "numpyro" if have_jax else "pymc"
-        kwargs["nuts_sampler"] = sampler
-        if sampler == "pymc":
-            kwargs["cores"] = min(self.chains, 2)
-        elif sampler == "numpyro":  # one CPU device: chains one after another
-            kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
+        kwargs.update(_sampler_kwargs(sampler, self.chains))
         import logging
 
         logger = logging.getLogger("pymc")
@@ -505,6 +496,16 @@ def compare_loo(models: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- helpers
+def _sampler_kwargs(sampler: str, chains: int) -> dict:
+    """Arguments of pymc.sample for the chosen NUTS implementation on a CPU machine."""
+    kwargs = {"nuts_sampler": sampler}
+    if sampler == "pymc":
+        kwargs["cores"] = min(chains, 2)
+    elif sampler == "numpyro":  # one CPU device: chains one after another
+        kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
+    return kwargs
+
+
 def _child_seed(rng, index: int):
     """Independent integer seed number ``index`` derived from the user's rng/seed."""
     if isinstance(rng, np.random.Generator):

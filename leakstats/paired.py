@@ -20,11 +20,13 @@ import pandas as pd
 from leakstats._errors import LeakstatsError
 from leakstats._results import RESULT_COLUMNS
 from leakstats.bayes import (
+    NUTS_SAMPLERS,
     ConvergenceWarning,
     _child_seed,
     _import_pymc,
     _label_text,
     _positive_int,
+    _sampler_kwargs,
 )
 from leakstats.estimate import _check_choice, _check_level, _parse_k
 
@@ -34,8 +36,9 @@ class PairedLogitModel:
 
     Parameters
     ----------
-    draws, tune, chains : int
-        NUTS settings.
+    draws, tune, chains, target_accept : NUTS settings.
+    nuts_sampler : {"pymc", "numpyro", "nutpie", "blackjax"}
+        As in :class:`BetaBinomialModel`.
     rng : None, int or numpy.random.Generator
         Seed.
 
@@ -48,11 +51,12 @@ class PairedLogitModel:
     """
 
     def __init__(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
-                 target_accept: float = 0.9, rng=None):
+                 target_accept: float = 0.9, nuts_sampler: str = "pymc", rng=None):
         self.draws = _positive_int("draws", draws, 10)
         self.tune = _positive_int("tune", tune, 10)
         self.chains = _positive_int("chains", chains, 1)
         self.target_accept = float(target_accept)
+        self.nuts_sampler = _check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
         self.rng = rng
 
     def fit(self, data, *, by=None) -> PairedLogitModel:
@@ -90,8 +94,6 @@ class PairedLogitModel:
 
     def _sample(self, counts, arm, prompt, n_arms, n_prompts):
         pm, pt, _ = _import_pymc()
-        import importlib.util
-
         n = counts["n_samples"].to_numpy().astype(float)
         c = counts["n_leaked"].to_numpy().astype(float)
         with pm.Model(coords={"arm": list(range(n_arms)), "prompt": list(range(n_prompts))}):
@@ -103,16 +105,10 @@ class PairedLogitModel:
             eta = alpha[arm] + u[prompt]
             # Binomial log-likelihood on the logit scale (stable for tiny and large p)
             pm.Potential("loglik", pt.sum(c * eta - n * pt.softplus(eta)))
-            sampler = ("numpyro" if all(importlib.util.find_spec(m) for m in ("jax", "numpyro"))
-                       else "pymc")
             kwargs = dict(draws=self.draws, tune=self.tune, chains=self.chains,
                           target_accept=self.target_accept, random_seed=_child_seed(self.rng, 0),
                           progressbar=False, compute_convergence_checks=False,
-                          nuts_sampler=sampler)
-            if sampler == "numpyro":
-                kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
-            else:
-                kwargs["cores"] = min(self.chains, 2)
+                          **_sampler_kwargs(self.nuts_sampler, self.chains))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)

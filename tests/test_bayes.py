@@ -246,3 +246,29 @@ def test_paired_model_bad_input(paired_counts):
         leakstats.PairedLogitModel().fit(unpaired)
     with pytest.raises(LeakstatsError, match="call fit"):
         leakstats.PairedLogitModel().to_frame(k=1)
+
+
+# ---- a fast seeded calibration check (the full study is benchmarks/sbc.py) ---------------
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::leakstats.DegenerateDataWarning")
+def test_credible_intervals_cover_data_drawn_from_the_priors():
+    """12 data sets drawn from the priors; the 95% interval of leak@n and of leak@10n must
+    cover the truth in at least 9 (P(X <= 8) = 0.002 for X ~ Binomial(12, 0.95))."""
+    rng = np.random.default_rng(2026)
+    priors = leakstats.Priors()
+    P, n, reps = 60, 30, 12
+    hits = np.zeros(2)
+    for r in range(reps):
+        mu = 1 / (1 + np.exp(-rng.normal(*priors.logit_mu)))
+        kappa = np.exp(rng.normal(*priors.log_kappa))
+        pi0 = rng.beta(*priors.pi0)
+        p = rng.beta(mu * kappa, (1 - mu) * kappa, size=P)
+        p[rng.random(P) < pi0] = 0.0
+        counts = pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n,
+                               "n_leaked": rng.binomial(n, p)})
+        fit = leakstats.fit_bayes(counts, draws=400, tune=400, chains=2, rng=r)
+        frame = fit.to_frame(k=[n, 10 * n])
+        with np.errstate(divide="ignore"):
+            truth = (-np.expm1(np.outer(np.log1p(-p), [n, 10 * n]))).mean(axis=0)
+        hits += (frame["ci_low"].to_numpy() <= truth) & (truth <= frame["ci_high"].to_numpy())
+    assert (hits >= 9).all(), hits

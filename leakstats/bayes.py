@@ -207,32 +207,9 @@ class BetaBinomialModel:
         return model
 
     def _sample(self, pairs: pd.DataFrame, n_arms: int):
-        pm, _, az = _import_pymc()
-        model = self._build(pairs, n_arms)
-        kwargs = dict(
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            target_accept=self.target_accept,
-            random_seed=_child_seed(self.rng, 0),
-            progressbar=False,
-            compute_convergence_checks=False,
-        )
-        sampler = self.nuts_sampler
-        kwargs.update(_sampler_kwargs(sampler, self.chains))
-        import logging
-
-        logger = logging.getLogger("pymc")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            with model, warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                warnings.simplefilter("ignore", UserWarning)  # e.g. JAX's device notices
-                idata = pm.sample(**kwargs)
-        finally:
-            logger.setLevel(level)
+        idata = run_nuts(self._build(pairs, n_arms), draws=self.draws, tune=self.tune,
+                         chains=self.chains, target_accept=self.target_accept,
+                         seed=_child_seed(self.rng, 0), sampler=self.nuts_sampler)
         post = idata.posterior
         mu = 1 / (1 + np.exp(-post["logit_mu"]))
         kappa = np.exp(post["log_kappa"])
@@ -242,7 +219,6 @@ class BetaBinomialModel:
         post["b"] = (1 - mu) * kappa
         if not self.zero_inflated:
             post["pi0"] = 0.0 * mu
-        del az
         return idata
 
     # ------------------------------------------------------------------ posterior access
@@ -496,14 +472,30 @@ def compare_loo(models: dict) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- helpers
-def _sampler_kwargs(sampler: str, chains: int) -> dict:
-    """Arguments of pymc.sample for the chosen NUTS implementation on a CPU machine."""
-    kwargs = {"nuts_sampler": sampler}
+def run_nuts(model, *, draws: int, tune: int, chains: int, target_accept: float, seed: int,
+             sampler: str):
+    """NUTS on a PyMC model, quietly (the caller reports diagnostics in its own words)."""
+    import logging
+
+    pm, _, _ = _import_pymc()
+    kwargs = dict(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
+                  random_seed=seed, progressbar=False, compute_convergence_checks=False,
+                  nuts_sampler=sampler)
     if sampler == "pymc":
         kwargs["cores"] = min(chains, 2)
     elif sampler == "numpyro":  # one CPU device: chains one after another
         kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
-    return kwargs
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with model, warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)  # e.g. JAX's device notices
+            return pm.sample(**kwargs)
+    finally:
+        logger.setLevel(level)
 
 
 def _child_seed(rng, index: int):

@@ -26,7 +26,7 @@ from leakstats.bayes import (
     _import_pymc,
     _label_text,
     _positive_int,
-    _sampler_kwargs,
+    run_nuts,
 )
 from leakstats.estimate import _check_choice, _check_level, _parse_k
 
@@ -96,7 +96,8 @@ class PairedLogitModel:
         pm, pt, _ = _import_pymc()
         n = counts["n_samples"].to_numpy().astype(float)
         c = counts["n_leaked"].to_numpy().astype(float)
-        with pm.Model(coords={"arm": list(range(n_arms)), "prompt": list(range(n_prompts))}):
+        coords = {"arm": list(range(n_arms)), "prompt": list(range(n_prompts))}
+        with pm.Model(coords=coords) as model:
             alpha = pm.Normal("alpha", -3.0, 2.5, dims="arm")
             sigma = pm.HalfNormal("sigma", 2.5)
             # centred (every prompt carries n_samples x arms samples), and summing to zero so
@@ -105,15 +106,9 @@ class PairedLogitModel:
             eta = alpha[arm] + u[prompt]
             # Binomial log-likelihood on the logit scale (stable for tiny and large p)
             pm.Potential("loglik", pt.sum(c * eta - n * pt.softplus(eta)))
-            kwargs = dict(draws=self.draws, tune=self.tune, chains=self.chains,
-                          target_accept=self.target_accept, random_seed=_child_seed(self.rng, 0),
-                          progressbar=False, compute_convergence_checks=False,
-                          **_sampler_kwargs(self.nuts_sampler, self.chains))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                warnings.simplefilter("ignore", UserWarning)
-                return pm.sample(**kwargs)
+        return run_nuts(model, draws=self.draws, tune=self.tune, chains=self.chains,
+                        target_accept=self.target_accept, seed=_child_seed(self.rng, 0),
+                        sampler=self.nuts_sampler)
 
     def _check_fitted(self):
         if not hasattr(self, "idata_"):
@@ -127,9 +122,10 @@ class PairedLogitModel:
             worst = max(float(az.rhat(post)[v].max()) for v in ("alpha", "sigma"))
             if worst > 1.01:
                 problems.append(f"largest R-hat {worst:.3f} (> 1.01)")
-        ess = min(float(az.ess(post)[v].min()) for v in ("alpha", "sigma"))
+        ess = min(float(az.ess(post, method=m)[v].min())
+                  for v in ("alpha", "sigma") for m in ("bulk", "tail"))
         if ess < 100 * self.chains:
-            problems.append(f"smallest bulk ESS {ess:.0f} (< {100 * self.chains})")
+            problems.append(f"smallest bulk/tail ESS {ess:.0f} (< {100 * self.chains})")
         div = int(self.idata_.sample_stats["diverging"].sum())
         if div:
             problems.append(f"{div} divergent transition(s)")

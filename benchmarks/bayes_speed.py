@@ -5,7 +5,10 @@ model (PyMC import, graph compilation and NUTS included): 4 chains x (1000 tune 
 with PyMC's NUTS (the default) and with NumPyro's (needs jax and numpyro installed).
 The naive model has one latent p_i per prompt (zero-inflation marginalised), the textbook way
 to write the hierarchy; ours integrates p_i out and evaluates distinct (n, c) pairs only.
-"Cold" runs use an empty PyTensor compilation cache (a fresh machine); "warm" ones reuse it.
+"Cold" runs use empty PyTensor and numba compilation caches (a fresh machine); "warm" ones reuse
+them. The default sampler runs PyMC's NUTS on a hand-written density compiled by numba; the
+"graph" rows run the same model written as a PyTensor graph (compiled to C), the previous
+default and still the route to the JAX samplers. NumPyro rows are skipped where it is absent.
 
 Run:  python benchmarks/bayes_speed.py
 """
@@ -35,6 +38,31 @@ fit = leakstats.fit_bayes(counts, draws=1000, tune=1000, chains=4, rng=1,
                           nuts_sampler=sys.argv[2])
 d = fit.diagnostics()
 print(time.perf_counter() - t0, d["r_hat"].max(), d["ess_bulk"].min())
+"""
+
+# The same model written as a PyTensor graph (used for the JAX samplers; the default before the
+# hand-written density): PyMC compiles it to C.
+GRAPH = """
+import sys, time
+t0 = time.perf_counter()
+import numpy as np, pandas as pd
+import leakstats
+from leakstats import bayes
+from leakstats.records import as_counts
+P = int(sys.argv[1]); n = 200
+rng = np.random.default_rng(0)
+p = np.where(rng.random(P) < 0.6, 0.0, rng.beta(0.4, 25.0, P))
+counts = pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n,
+                       "n_leaked": rng.binomial(n, p)})
+model = leakstats.BetaBinomialModel(rng=1)
+c, arms = as_counts(counts, by=None)
+pairs, _, _ = bayes._distinct_triples(c, arms)
+idata = bayes.run_nuts(model._build(pairs, 1), draws=1000, tune=1000, chains=4,
+                       target_accept=0.95, seed=bayes._child_seed(1, 0), sampler="pymc")
+import arviz as az
+post = idata.posterior[["logit_mu", "log_kappa", "pi0"]]
+print(time.perf_counter() - t0, float(az.rhat(post).to_array().max()),
+      float(az.ess(post).to_array().min()))
 """
 
 NAIVE = """
@@ -85,8 +113,9 @@ print(time.perf_counter() - t0, float(az.rhat(post).to_array().max()),
 def run(code: str, P: int, cold: bool, *extra: str) -> tuple[float, float, float]:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:
-        if cold:
+        if cold:  # empty PyTensor and numba caches
             env["PYTENSOR_FLAGS"] = f"compiledir={tmp}"
+            env["NUMBA_CACHE_DIR"] = tmp
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code, str(P), *extra], capture_output=True,
                              text=True, env=env, cwd=ROOT)
@@ -98,18 +127,28 @@ def run(code: str, P: int, cold: bool, *extra: str) -> tuple[float, float, float
 
 
 def main() -> None:
+    import importlib.util
+
+    has_numpyro = importlib.util.find_spec("numpyro") is not None
     rows = []
     run(FIT, 1000, False, "pymc")  # fill the warm caches
+    run(GRAPH, 1000, False)
     for label, code, P, cold, extra in [
         ("ZI model, 1,000 prompts, PyMC sampler (default), warm", FIT, 1_000, False, "pymc"),
         ("ZI model, 100,000 prompts, PyMC sampler (default), warm", FIT, 100_000, False,
          "pymc"),
         ("ZI model, 100,000 prompts, PyMC sampler (default), cold", FIT, 100_000, True, "pymc"),
+        ("ZI model, 1,000 prompts, PyMC sampler (default), cold", FIT, 1_000, True, "pymc"),
+        ("ZI model, 100,000 prompts, graph model (C), warm", GRAPH, 100_000, False, ""),
+        ("ZI model, 100,000 prompts, graph model (C), cold", GRAPH, 100_000, True, ""),
         ("ZI model, 100,000 prompts, NumPyro sampler, warm", FIT, 100_000, False, "numpyro"),
         ("ZI model, 100,000 prompts, NumPyro sampler, cold", FIT, 100_000, True, "numpyro"),
         ("naive latent-p model, 1,000 prompts, PyMC sampler, warm", NAIVE, 1_000, False, ""),
         ("paired model, 400 prompts x 6 methods, PyMC sampler, warm", PAIRED, 400, False, ""),
     ]:
+        if extra == "numpyro" and not has_numpyro:
+            print(f"{label}: skipped (numpyro is not installed)")
+            continue
         wall, rhat, ess = run(code, P, cold, *([extra] if extra else []))
         rows.append((label, wall, rhat, ess))
         print(f"{label:60s} {wall:7.1f} s  max R-hat {rhat:.3f}  min bulk ESS {ess:.0f}",

@@ -65,7 +65,7 @@ def counts():
 
 @pytest.fixture(scope="module")
 def fitted(counts):
-    return leakstats.fit_bayes(counts, draws=800, tune=600, chains=2, rng=3)
+    return leakstats.fit_bayes(counts, draws=1000, tune=1000, chains=2, rng=3)
 
 
 def test_fit_and_to_frame(fitted, counts):
@@ -272,3 +272,63 @@ def test_credible_intervals_cover_data_drawn_from_the_priors():
             truth = (-np.expm1(np.outer(np.log1p(-p), [n, 10 * n]))).mean(axis=0)
         hits += (frame["ci_low"].to_numpy() <= truth) & (truth <= frame["ci_high"].to_numpy())
     assert (hits >= 9).all(), hits
+
+
+# ---- the hand-written log density (what NUTS samples with the default sampler) --------------
+@pytest.mark.parametrize("zero_inflated", [True, False])
+@pytest.mark.parametrize("n_arms", [1, 2])
+def test_log_density_matches_scipy_and_its_gradient(zero_inflated, n_arms):
+    from scipy.optimize import approx_fprime
+    from scipy.special import expit
+    from scipy.stats import beta, norm
+
+    from leakstats._bayes_density import LogDensity
+
+    arm = np.array([0, 0, 0, 1, 1, 1, 1]) if n_arms == 2 else np.zeros(7, dtype=int)
+    n = np.array([10, 10, 50, 20, 20, 30, 5.0])
+    c = np.array([0, 3, 0, 0, 7, 30, 5.0])
+    w = np.array([5, 2, 1, 3, 1, 1, 2.0])
+    priors = leakstats.Priors(logit_mu=(-2.0, 1.5), log_kappa=(0.5, 1.0), pi0=(2.0, 3.0))
+    density = LogDensity(arm, n, c, w, n_arms, priors, zero_inflated)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        theta = rng.normal(size=density.size)
+        value, grad = density(theta)
+        t = theta.reshape(n_arms, -1)
+        mu, kappa = expit(t[:, 0]), np.exp(t[:, 1])
+        pi0 = expit(t[:, 2]) if zero_inflated else np.zeros(n_arms)
+        ref = np.sum(w * bm.log_zibb_pmf(c, n, (mu * kappa)[arm], ((1 - mu) * kappa)[arm],
+                                         pi0[arm]))
+        ref += norm.logpdf(t[:, 0], -2.0, 1.5).sum() + norm.logpdf(t[:, 1], 0.5, 1.0).sum()
+        if zero_inflated:  # Beta prior on pi0 times the Jacobian of the logit transform
+            ref += (beta.logpdf(pi0, 2.0, 3.0) + np.log(pi0 * (1 - pi0))).sum()
+        assert value == pytest.approx(ref, abs=1e-9)
+        numeric = approx_fprime(theta, lambda th: density(th)[0], 1e-7)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+
+
+def test_log_density_equals_the_pymc_graph_model():
+    """The sampled density and the declarative PyMC model (other samplers) agree exactly."""
+    from leakstats._bayes_density import LogDensity
+
+    pairs = pd.DataFrame({"arm": [0, 0, 1, 1], "n": [20, 20, 20, 30], "c": [0, 4, 0, 30],
+                          "w": [6, 2, 3, 1]})
+    model = leakstats.BetaBinomialModel(rng=0)
+    graph = model._build(pairs, 2)
+    logp = graph.compile_logp()
+    density = LogDensity(pairs["arm"], pairs["n"], pairs["c"], pairs["w"], 2, model.priors, True)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        theta = rng.normal(size=density.size).reshape(2, 3)
+        point = {"logit_mu": theta[:, 0], "log_kappa": theta[:, 1],
+                 "pi0_logodds__": theta[:, 2]}
+        assert density(theta.ravel())[0] == pytest.approx(float(logp(point)), rel=1e-8)
+
+
+def test_log_density_is_minus_infinity_far_out():
+    from leakstats._bayes_density import LogDensity
+
+    density = LogDensity([0, 0], [10, 10], [0, 4], [3, 1], 1, leakstats.Priors(), True)
+    value, grad = density(np.array([-800.0, 0.0, 0.0]))  # mu underflows to 0 with c > 0
+    assert value == -np.inf and np.all(grad == 0)
+    assert np.isfinite(density(density.mode())[0])

@@ -318,3 +318,318 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
     ax.set_xlabel(f"posterior leak@{k} of the prompt ({confidence_level:.0%} credible interval)")
     ax.set_title(f"Riskiest prompts at k = {k}", loc="left")
     return ax
+
+
+# --------------------------------------------------------------------------- compare (issue 5)
+
+
+def _compare_result(result: Any):
+    from leakstats.compare import CompareResult
+
+    if not isinstance(result, CompareResult):
+        raise LeakstatsError(
+            f"argument 'result': expected a leakstats.CompareResult, got "
+            f"{type(result).__name__}. Fix: result = leakstats.compare(data, k=[...])."
+        )
+    return result
+
+
+def plot_difference_forest(result: Any, k: int | None = None, ax: Axes | None = None) -> Axes:
+    """Forest plot of the paired differences of a comparison at one k.
+
+    One row per pair of methods (and configuration): the difference of leak@k (method_a minus
+    method_b) with its interval, a vertical line at 0, and the adjusted p-value (or the
+    posterior probability) in the label; significant differences are drawn filled.
+
+    Parameters
+    ----------
+    result : leakstats.CompareResult
+        A result of :func:`leakstats.compare`.
+    k : int, optional
+        The k to show (default: the largest k of the result).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    LeakstatsError
+        If ``result`` is not a CompareResult or ``k`` is not one of its k values.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd, leakstats
+    >>> counts = pd.DataFrame({"method": ["a"] * 3 + ["b"] * 3, "prompt_id": [1, 2, 3] * 2,
+    ...                        "n_samples": 20, "n_leaked": [5, 2, 9, 1, 0, 4]})
+    >>> ax = plot_difference_forest(leakstats.compare(counts, k=[1, 4], rng=0))
+    >>> ax.get_xlabel()
+    'difference of leak@4 (method_a - method_b)'
+    """
+    result = _compare_result(result)
+    frame = result.to_frame()
+    ks = np.unique(frame["k"].to_numpy())
+    if k is None:
+        k = int(ks.max())
+    elif k not in ks:
+        raise LeakstatsError(
+            f"argument 'k': {k!r} is not one of the result's k values {ks.tolist()}. Fix: pass "
+            "one of them, or k=None for the largest."
+        )
+    rows = frame[frame["k"] == k].iloc[::-1]
+    _import_matplotlib()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.0, 0.35 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    est = rows["estimate"].to_numpy(dtype=float)
+    lo = rows["ci_low"].to_numpy(dtype=float)
+    hi = rows["ci_high"].to_numpy(dtype=float)
+    sig = rows["significant"].to_numpy(dtype=bool)
+    for filled in (True, False):
+        sel = sig == filled
+        if sel.any():
+            ax.errorbar(est[sel], y[sel], xerr=[est[sel] - lo[sel], hi[sel] - est[sel]],
+                        fmt="o", capsize=2, color="C0",
+                        markerfacecolor="C0" if filled else "white")
+    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
+    labels = []
+    for r in rows.to_dict("records"):
+        config = ", ".join(f"{c}={r[c]}" for c in result.configs)
+        stat = (f"P(a>b)={r['prob_a_greater']:.2f}" if result.test == "bayes"
+                else f"p_adj={r['p_adjusted']:.3g}")
+        head = f"{config}: " if config else ""
+        labels.append(_plain(f"{head}{r['method_a']} - {r['method_b']} ({stat})"))
+    ax.set_yticks(y, labels, fontsize="small")
+    ax.set_xlabel(f"difference of leak@{k} (method_a - method_b)")
+    ax.set_title(f"Paired differences, {100 * result.confidence_level:g}% intervals", loc="left")
+    return ax
+
+
+def plot_compare(result: Any, k: int | None = None, axes=None) -> np.ndarray:
+    """Two panels for a comparison: leak@k curves per method with their bands, and the forest
+    plot of the paired differences at ``k`` (default: the largest k).
+
+    Parameters
+    ----------
+    result : leakstats.CompareResult
+        A result of :func:`leakstats.compare`.
+    k : int, optional
+        The k of the forest plot.
+    axes : sequence of two matplotlib Axes, optional
+        Where to draw; a new figure with two panels is made when omitted.
+
+    Returns
+    -------
+    numpy.ndarray of two matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd, leakstats
+    >>> counts = pd.DataFrame({"method": ["a"] * 3 + ["b"] * 3, "prompt_id": [1, 2, 3] * 2,
+    ...                        "n_samples": 20, "n_leaked": [5, 2, 9, 1, 0, 4]})
+    >>> axes = plot_compare(leakstats.compare(counts, k=[1, 4], rng=0))
+    >>> [ax.get_ylabel() for ax in axes]
+    ['leak@k', '']
+    """
+    result = _compare_result(result)
+    _import_matplotlib()
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        n_rows = len(result.to_frame().query("k == k.max()"))
+        _, axes = plt.subplots(1, 2, figsize=(12.0, max(4.0, 0.35 * n_rows + 1.4)),
+                               layout="constrained")
+    axes = np.asarray(axes, dtype=object).reshape(-1)
+    if axes.size != 2:
+        raise LeakstatsError(
+            f"argument 'axes': expected two Axes, got {axes.size}. Fix: pass e.g. "
+            "plt.subplots(1, 2)[1], or axes=None."
+        )
+    plot_leak_curve(result.to_frame("methods"), ax=axes[0])
+    plot_difference_forest(result, k=k, ax=axes[1])
+    return axes
+
+
+# --------------------------------------------------------------------------- extrapolation
+def _select_arm(frame: pd.DataFrame, arms: list[str], arm: Any, what: str) -> pd.DataFrame:
+    """Rows of one arm; ``arm`` is a value (one arm column), a tuple, or a dict by column."""
+    if not arms:
+        return frame
+    keys = frame[arms].drop_duplicates()
+    if arm is None:
+        if len(keys) == 1:
+            return frame
+        shown = ", ".join(str(tuple(r)) for r in keys.head(5).itertuples(index=False))
+        raise LeakstatsError(
+            f"argument 'arm': the {what} has {len(keys)} arms ({shown}); a figure shows one. "
+            f"Fix: pass arm=... (a value of {arms[0]!r}, a tuple over {arms}, or a dict)."
+        )
+    if isinstance(arm, dict):
+        wanted = arm
+    else:
+        values = arm if isinstance(arm, tuple) else (arm,)
+        if len(values) != len(arms):
+            raise LeakstatsError(
+                f"argument 'arm': {arm!r} does not give one value per arm column {arms}. "
+                "Fix: pass a tuple with one value per column, or a dict."
+            )
+        wanted = dict(zip(arms, values, strict=True))
+    mask = np.ones(len(frame), dtype=bool)
+    for name, value in wanted.items():
+        if name not in arms:
+            raise LeakstatsError(
+                f"argument 'arm': {name!r} is not an arm column of the {what} ({arms})."
+            )
+        mask &= (frame[name] == value).to_numpy()
+    if not mask.any():
+        raise LeakstatsError(f"argument 'arm': no rows for {wanted!r} in the {what}.")
+    return frame.loc[mask]
+
+
+def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) -> Axes:
+    """Observed leak@k with its band, and each model's extrapolated band, on a log k axis.
+
+    The observed unbiased leak@k (k <= n) is drawn in black with the interval of
+    :func:`leakstats.leak_at_k`; every model of the result gets its predicted curve and band
+    (and markers with intervals at the requested k); a dashed line marks the asymptote
+    (k -> infinity) where the model estimates one below 1 (zero-inflated laws).
+
+    Parameters
+    ----------
+    result : leakstats.ExtrapolationResult
+        A result of :func:`leakstats.extrapolate`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+    arm : scalar, tuple or dict, optional
+        The arm to draw when the result has several.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np, pandas as pd, leakstats
+    >>> rng = np.random.default_rng(0)
+    >>> p = np.where(rng.random(200) < 0.5, 0.0, rng.beta(0.5, 20, 200))
+    >>> counts = pd.DataFrame({"prompt_id": range(200), "n_samples": 50,
+    ...                        "n_leaked": rng.binomial(50, p)})
+    >>> res = leakstats.extrapolate(counts, k=[1000], method=["zi-beta", "power-law"],
+    ...                             n_boot=50, rng=0)
+    >>> plot_extrapolation(res).get_xscale()
+    'log'
+    """
+    from leakstats.extrapolate import ExtrapolationResult
+
+    if not isinstance(result, ExtrapolationResult):
+        raise LeakstatsError(
+            f"argument 'result': expected a leakstats.ExtrapolationResult, got "
+            f"{type(result).__name__}. Fix: result = leakstats.extrapolate(data, k=[...])."
+        )
+    arms = list(result.arms)
+    observed = _select_arm(result.observed(), arms, arm, "result")
+    curve = _select_arm(result.curve(), arms, arm, "result")
+    points = _select_arm(result.to_frame(), arms, arm, "result")
+    asym = result.asymptotes()
+    asym = _select_arm(asym, arms, arm, "result") if len(asym) else asym
+    _import_matplotlib()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    k_obs = observed["k"].to_numpy(dtype=float)
+    ax.fill_between(k_obs, observed["ci_low"].to_numpy(dtype=float),
+                    observed["ci_high"].to_numpy(dtype=float), color="0.6", alpha=0.35,
+                    linewidth=0)
+    ax.plot(k_obs, observed["estimate"].to_numpy(dtype=float), color="black", marker="o",
+            markersize=3, label="observed (unbiased)")
+    for model in result.methods:
+        c = curve[curve["model"] == model].sort_values("k")
+        k = c["k"].to_numpy(dtype=float)
+        (line,) = ax.plot(k, c["estimate"].to_numpy(dtype=float), label=_plain(model))
+        color = line.get_color()
+        ax.fill_between(k, c["ci_low"].to_numpy(dtype=float),
+                        c["ci_high"].to_numpy(dtype=float), color=color, alpha=0.15,
+                        linewidth=0)
+        pt = points[points["model"] == model]
+        est = pt["estimate"].to_numpy(dtype=float)
+        ax.errorbar(pt["k"].to_numpy(dtype=float), est,
+                    yerr=[est - pt["ci_low"].to_numpy(dtype=float),
+                          pt["ci_high"].to_numpy(dtype=float) - est],
+                    fmt="o", color=color, capsize=3, markersize=4)
+        a = asym[asym["model"] == model] if len(asym) else asym
+        if len(a) and float(a["estimate"].iloc[0]) < 1 - 1e-6:
+            ax.axhline(float(a["estimate"].iloc[0]), color=color, linestyle="--",
+                       linewidth=1)
+    n_min = k_obs.max()
+    ax.axvline(n_min, color="0.4", linestyle=":", linewidth=1)
+    ax.annotate(f"n = {n_min:g}", (n_min, 0.02), textcoords="offset points", xytext=(3, 0),
+                fontsize="small", color="0.3")
+    ax.set_xscale("log")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("k (samples per prompt)")
+    ax.set_ylabel("leak@k")
+    ax.set_title("leak@k: observed and extrapolated", loc="left")
+    note = _note(points)
+    if note:
+        ax.set_title(note + "; dashed: asymptote", loc="right", fontsize="small")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
+    """Backtest: each model's prediction (with its interval) against the reference estimate
+    on all samples, one point per arm x k x repeat; the diagonal is a perfect prediction.
+
+    Parameters
+    ----------
+    result : leakstats.BacktestResult
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from leakstats.extrapolate import BacktestResult
+
+    if not isinstance(result, BacktestResult):
+        raise LeakstatsError(
+            f"argument 'result': expected a leakstats.BacktestResult, got "
+            f"{type(result).__name__}. Fix: result = leakstats.backtest(data, fit_n=...)."
+        )
+    table = result.to_frame()
+    summary = result.summary().groupby("model", sort=False)[["mae", "coverage"]].mean()
+    _import_matplotlib()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5.2, 5.0))
+    models = list(result.methods)
+    offsets = np.linspace(-0.006, 0.006, len(models)) if len(models) > 1 else [0.0]
+    for model, off in zip(models, offsets, strict=True):
+        t = table[table["model"] == model]
+        ref = t["reference"].to_numpy(dtype=float)
+        est = t["estimate"].to_numpy(dtype=float)
+        s = summary.loc[model]
+        ax.errorbar(ref + off, est, yerr=[est - t["ci_low"].to_numpy(dtype=float),
+                                          t["ci_high"].to_numpy(dtype=float) - est],
+                    fmt="o", capsize=2, markersize=4,
+                    label=f"{_plain(model)} (MAE {s['mae']:.3f}, coverage {s['coverage']:.0%})")
+    ax.plot([0, 1], [0, 1], color="0.5", linewidth=1, linestyle="--")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("reference: unbiased leak@k on all samples")
+    ax.set_ylabel(f"predicted from {result.fit_n} samples per prompt")
+    ax.set_title("Backtest of extrapolation", loc="left")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax

@@ -34,3 +34,14 @@ def test_unknown_attribute():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         leakstats.nope  # noqa: B018
+
+
+def test_functions_named_like_their_module_stay_functions():
+    code = (
+        "from leakstats.compare import CompareResult\n"
+        "import leakstats.plan, leakstats.certify, leakstats.extrapolate\n"
+        "import leakstats, inspect\n"
+        "for name in ('compare', 'plan', 'certify', 'extrapolate'):\n"
+        "    assert inspect.isfunction(getattr(leakstats, name)), name\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

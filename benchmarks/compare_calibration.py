@@ -1,0 +1,216 @@
+"""Type I error and power of compare()'s paired tests, against an unpaired test, by simulation.
+
+Null scenarios: both methods share the per-prompt leak probabilities p_i (drawn afresh in every
+replication from the scenario's law: heterogeneous prompts, rare and zero-inflated leaks,
+few prompts, homogeneous prompts); each method's generations are drawn independently. Every
+test is run at alpha = 0.05 on the same data; we report the rejection rate and its Monte Carlo
+standard error sqrt(r (1 - r) / R).
+
+Power scenarios: method B leaks less on every prompt (p_iB = r p_iA), with heterogeneous or
+homogeneous prompt difficulty. The unpaired baseline is Welch's t-test on the per-prompt
+estimates (the two methods' prompts treated as independent samples).
+
+Tests (the array-level functions that compare() calls, leakstats/_compare_tests.py):
+  permutation       exact within-prompt permutation test, Monte Carlo (B resamples)
+  paired-bootstrap  bootstrap over prompts: bootstrap SE with t quantiles (P - 1 df)
+  glmm              prompt-clustered GEE, leak@1: robust score test
+  unpaired-welch    the baseline
+
+Also (--plan-only): plan("compare") sizes checked by simulating the permutation test at them.
+
+Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--workers 2]
+      nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from leakstats import _compare_tests as ct  # noqa: E402
+
+KS = np.array([1, 16])
+ALPHA = 0.05
+
+
+def law(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-prompt leak probabilities of a scenario."""
+    if name == "heterogeneous":  # Beta(0.3, 8): mean 0.036, most prompts rare, a few frequent
+        return rng.beta(0.3, 8.0, size)
+    if name == "zero-inflated rare":  # 70% never leak, the rest Beta(0.5, 50) (mean 0.01)
+        return np.where(rng.random(size) < 0.7, 0.0, rng.beta(0.5, 50.0, size))
+    if name == "very rare":  # 90% never leak, the rest Beta(0.5, 100) (mean 0.005)
+        return np.where(rng.random(size) < 0.9, 0.0, rng.beta(0.5, 100.0, size))
+    if name == "frequent":  # Beta(0.5, 2): mean 0.2, very heterogeneous
+        return rng.beta(0.5, 2.0, size)
+    if name == "homogeneous":
+        return np.full(size, 0.036)
+    raise ValueError(name)
+
+
+NULL_SCENARIOS = [  # (law, prompts, samples per prompt)
+    ("heterogeneous", 400, 200),
+    ("zero-inflated rare", 400, 200),
+    ("very rare", 400, 50),
+    ("frequent", 50, 20),
+    ("homogeneous", 400, 200),
+    ("heterogeneous", 30, 50),
+]
+POWER_SCENARIOS = [  # (law, prompts, samples, ratio p_B / p_A)
+    ("heterogeneous", 400, 200, 0.95),
+    ("homogeneous", 400, 200, 0.92),
+    ("frequent", 50, 20, 0.85),
+]
+
+
+def _welch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from scipy.stats import ttest_ind
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = ttest_ind(x, y, axis=0, equal_var=False).pvalue
+    return np.where(np.isfinite(p), p, 1.0)
+
+
+def one_rep(args) -> dict:
+    scenario, P, n, ratio, seed, n_resamples = args
+    rng = np.random.default_rng(seed)
+    p_a = law(scenario, P, rng)
+    p_b = p_a * ratio
+    nn = np.full(P, n)
+    c_a, c_b = rng.binomial(n, p_a), rng.binomial(n, p_b)
+    theta_a = ct.per_prompt_leak(nn, c_a, KS)
+    theta_b = ct.per_prompt_leak(nn, c_b, KS)
+    out = {}
+    perm = ct.permutation_test(nn, c_a, nn, c_b, KS, n_resamples, rng)
+    w = ct.bootstrap_weights(P, n_resamples, rng)
+    boot = ct.paired_bootstrap(theta_a - theta_b, w, 1 - ALPHA)[3]
+    welch = _welch(theta_a, theta_b)
+    for j, k in enumerate(KS):
+        out[("permutation", k)] = perm[j]
+        out[("paired-bootstrap", k)] = boot[j]
+        out[("unpaired-welch", k)] = welch[j]
+    out[("glmm", 1)] = ct.gee_score_test(c_a / n, c_b / n)
+    return out
+
+
+def run(jobs, workers: int) -> list[dict]:
+    if workers <= 1:
+        return [one_rep(j) for j in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(one_rep, jobs, chunksize=20))
+
+
+def summarise(results: list[dict]) -> dict:
+    frame = pd.DataFrame(results)
+    out = {}
+    for col in frame.columns:
+        r = (frame[col] < ALPHA).mean()
+        out[col] = (r, np.sqrt(r * (1 - r) / len(frame)))
+    return out
+
+
+def fmt(value) -> str:
+    r, se = value
+    return f"{r:.4f} ({se:.4f})"
+
+
+PLAN_CASES = [  # (k, leak_a, leak_b, prompts, heterogeneous prompts?)
+    (1, 0.10, 0.08, 200, False),
+    (8, 0.30, 0.25, 400, False),
+    (8, 0.30, 0.25, 400, True),
+    (32, 0.50, 0.42, 100, True),
+]
+
+
+def _plan_rep(args) -> bool:
+    k, leak_a, leak_b, P, n, hetero, seed, n_resamples = args
+    rng = np.random.default_rng(seed)
+    p_a = np.full(P, -np.expm1(np.log1p(-leak_a) / k))
+    p_b = np.full(P, -np.expm1(np.log1p(-leak_b) / k))
+    if hetero:  # same benchmark leak@k, prompts of varying difficulty (logit-normal spread)
+        z = rng.normal(0.0, 1.0, P)
+        for p, target in ((p_a, leak_a), (p_b, leak_b)):
+            lo, hi = -30.0, 30.0
+            for _ in range(80):  # shift so that the mean leak@k is the target
+                mid = (lo + hi) / 2
+                q = 1 / (1 + np.exp(-(mid + z)))
+                lo, hi = (mid, hi) if np.mean(-np.expm1(k * np.log1p(-q))) < target else (lo, mid)
+            p[:] = 1 / (1 + np.exp(-((lo + hi) / 2 + z)))
+    nn = np.full(P, n)
+    c_a, c_b = rng.binomial(n, p_a), rng.binomial(n, p_b)
+    return bool(ct.permutation_test(nn, c_a, nn, c_b, np.array([k]), n_resamples, rng)[0] < ALPHA)
+
+
+def plan_check(reps: int, workers: int, n_resamples: int) -> None:
+    import leakstats
+
+    print(f"## plan('compare') check: simulated power of the permutation test at the planned "
+          f"sizes ({reps} studies each, target 0.8)\n")
+    print("| k | leak_a | leak_b | prompts | prompts differ | planned n | planned power | "
+          "simulated power (MC SE) |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|")
+    for i, (k, la, lb, P, hetero) in enumerate(PLAN_CASES):
+        row = leakstats.plan("compare", k=k, n_prompts=P, leak_a=la, leak_b=lb).to_frame()
+        n = int(row["n_samples"].iloc[0])
+        jobs = [(k, la, lb, P, n, hetero, (500 + i, r), n_resamples) for r in range(reps)]
+        if workers <= 1:
+            hits = [_plan_rep(j) for j in jobs]
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                hits = list(pool.map(_plan_rep, jobs, chunksize=20))
+        r = float(np.mean(hits))
+        print(f"| {k} | {la} | {lb} | {P} | {'yes' if hetero else 'no'} | {n} | "
+              f"{row['achieved'].iloc[0]:.3f} | {r:.3f} ({np.sqrt(r * (1 - r) / reps):.3f}) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=2000)
+    parser.add_argument("--power-reps", type=int, default=1000)
+    parser.add_argument("--resamples", type=int, default=999)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--plan-only", action="store_true",
+                        help="only the plan('compare') check")
+    parser.add_argument("--plan-reps", type=int, default=1000)
+    args = parser.parse_args()
+    if args.plan_only:
+        plan_check(args.plan_reps, args.workers, args.resamples)
+        return
+    tests = ["permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
+    print(f"## Type I error at alpha = {ALPHA} (rejection rate, Monte Carlo SE in parentheses; "
+          f"{args.reps} replications, {args.resamples} resamples)\n")
+    print("| scenario | P | n | k | " + " | ".join(tests) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * len(tests))
+    t0 = time.perf_counter()
+    for s, (name, P, n) in enumerate(NULL_SCENARIOS):
+        jobs = [(name, P, n, 1.0, (s, r), args.resamples) for r in range(args.reps)]
+        res = summarise(run(jobs, args.workers))
+        for k in KS:
+            cells = [fmt(res[(t, k)]) if (t, k) in res else "-" for t in tests]
+            print(f"| {name} | {P} | {n} | {k} | " + " | ".join(cells) + " |")
+    print(f"\n(null scenarios: {time.perf_counter() - t0:.0f} s)\n")
+    print(f"## Power at alpha = {ALPHA} ({args.power_reps} replications)\n")
+    print("| scenario | P | n | p_B / p_A | k | " + " | ".join(tests) + " |")
+    print("|---|---:|---:|---:|---:|" + "---:|" * len(tests))
+    t0 = time.perf_counter()
+    for s, (name, P, n, ratio) in enumerate(POWER_SCENARIOS):
+        jobs = [(name, P, n, ratio, (100 + s, r), args.resamples)
+                for r in range(args.power_reps)]
+        res = summarise(run(jobs, args.workers))
+        for k in KS:
+            cells = [fmt(res[(t, k)]) if (t, k) in res else "-" for t in tests]
+            print(f"| {name} | {P} | {n} | {ratio} | {k} | " + " | ".join(cells) + " |")
+    print(f"\n(power scenarios: {time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

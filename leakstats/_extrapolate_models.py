@@ -1,0 +1,652 @@
+"""Maximum-likelihood mixing laws of per-prompt leak probabilities, and their predictions.
+
+A *family* is a law G of the per-prompt leak probability p, optionally with an atom at p = 0
+(prompts that never leak, share pi0):
+
+* ``beta``, ``zi-beta``: one beta component, p ~ Beta(a, b) (Kazdan et al. 2025);
+* ``beta-mix``, ``zi-beta-mix``: a mixture of two betas;
+* ``logit-normal``, ``zi-logit-normal``: logit p ~ Normal(m, s), the random-intercept logistic
+  model (GLMM), whose left tail in p is lighter than any beta's.
+
+A prompt's count is c | n ~ integral Binomial(n, p) dG(p). Everything is evaluated on the
+*distinct* (n, c) pairs, weighted by their multiplicity, so the cost does not grow with the
+number of prompts. Beta families use closed forms (beta-binomial conjugacy); the logit-normal
+family integrates on a fixed grid of logit p whose spacing follows the largest n (trapezoid
+rule on a smooth peaked integrand: exact to many digits once the spacing is below the width
+of the binomial likelihood, 2 / sqrt(n) on the logit scale).
+
+Unconstrained parameters (the optimiser's coordinates), in this order: ``logit pi0``
+(zero-inflated families), ``logit w1`` (two-component mixtures), then per beta component
+``logit mu, log kappa`` (a = mu kappa, b = (1 - mu) kappa), or ``m, log s`` (logit-normal).
+Gradients are analytic; all functions are vectorised over S parameter rows (bootstrap
+replicates, starts, folds) so that refits run as one batched quasi-Newton optimisation.
+
+Predictions for a prompt with counts (n, c), under G: posterior weights r_0 = P(p = 0 | c) and
+r_j over the components; E[leak@k | c] = sum_j r_j (1 - R_jk) with
+R_jk = E[(1 - p)^k | c, j] = B(a_j + c, b_j + n - c + k) / B(a_j + c, b_j + n - c) for a beta
+component; second moments likewise with R_j,2k. k = inf is the asymptote: a prompt leaks
+eventually unless p = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betaln, digamma, expit, gammaln, logit
+
+# --------------------------------------------------------------------------- data
+#: Finest logit-grid spacing used by the logit-normal family, and the largest grid.
+_GRID_LIMITS = (-32.0, 12.0)
+_GRID_MAX_POINTS = 20_000
+
+
+class Pairs:
+    """Distinct (n, c) pairs of one arm, their multiplicities and cached constants."""
+
+    def __init__(self, n, c, weight):
+        self.n = np.asarray(n, dtype=float)
+        self.c = np.asarray(c, dtype=float)
+        self.weight = np.asarray(weight, dtype=float)
+        self.zero = self.c == 0
+        self.log_choose = gammaln(self.n + 1) - gammaln(self.c + 1) - gammaln(self.n - self.c + 1)
+        self.n_prompts = float(self.weight.sum())
+        self._grid = None
+
+    @property
+    def size(self) -> int:
+        return self.n.size
+
+    def logit_grid(self):
+        """(x, p, L, offset): logit grid, p on it, scaled binomial likelihoods (D, G), log scale.
+
+        L[d, g] = Binomial(c_d | n_d, p_g) / exp(offset_d), with offset_d the row maximum.
+        """
+        if self._grid is None:
+            n_max = float(self.n.max())
+            h = min(0.1, 1.0 / np.sqrt(n_max))
+            lo, hi = _GRID_LIMITS
+            size = int(np.ceil((hi - lo) / h)) + 1
+            if size > _GRID_MAX_POINTS:
+                size = _GRID_MAX_POINTS
+            x = np.linspace(lo, hi, size)
+            log_p = -np.logaddexp(0.0, -x)
+            log_1mp = -np.logaddexp(0.0, x)
+            log_l = (
+                self.log_choose[:, None]
+                + self.c[:, None] * log_p[None, :]
+                + (self.n - self.c)[:, None] * log_1mp[None, :]
+            )
+            offset = log_l.max(axis=1)
+            self._grid = (x, np.exp(log_p), np.exp(log_l - offset[:, None]), offset)
+        return self._grid
+
+
+def _logaddexp_rows(zero, comp_sum):
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(zero, comp_sum)
+
+
+# --------------------------------------------------------------------------- families
+class Family:
+    """Interface of a mixing law; see the module docstring."""
+
+    name: str
+    zero_inflated: bool
+    n_params: int
+    #: Short description for tables and docs.
+    label: str
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def starts(self, pairs: Pairs) -> np.ndarray:
+        raise NotImplementedError
+
+    def nll_grad(self, theta, pairs: Pairs, weight):
+        """Mean negative log-likelihood per prompt (S,) and its gradient (S, p).
+
+        ``weight`` (S, D): prompt multiplicities of each pair in each row (bootstrap, fold).
+        """
+        raise NotImplementedError
+
+    def pair_loglik(self, theta, pairs: Pairs) -> np.ndarray:
+        """Log-likelihood of each distinct pair, (S, D)."""
+        raise NotImplementedError
+
+    def pair_leak_moments(self, theta, pairs: Pairs, k: float):
+        """E[leak@k | c] and E[leak@k^2 | c] per pair, (S, D) each; k may be inf."""
+        raise NotImplementedError
+
+    def population_leak(self, theta, ks) -> np.ndarray:
+        """E_G[leak@k], (S, K); ks may contain inf."""
+        raise NotImplementedError
+
+    def describe(self, theta) -> dict:
+        raise NotImplementedError
+
+    def _pi0(self, theta):
+        return expit(theta[:, 0]) if self.zero_inflated else np.zeros(theta.shape[0])
+
+
+class BetaFamily(Family):
+    """Zero-inflated (or not) mixture of one or two betas, closed-form beta-binomial."""
+
+    def __init__(self, name: str, zero_inflated: bool, n_beta: int, label: str):
+        self.name = name
+        self.zero_inflated = zero_inflated
+        self.n_beta = n_beta
+        self.n_params = int(zero_inflated) + (n_beta - 1) + 2 * n_beta
+        self.label = label
+
+    def bounds(self):
+        # pi0, w in [6e-6, 1 - 6e-6]; mu in [1.5e-8, 1 - 1.5e-8]; kappa in [2.5e-3, 2.2e4]
+        lo, hi = [], []
+        if self.zero_inflated:
+            lo.append(-12.0)
+            hi.append(12.0)
+        if self.n_beta == 2:
+            lo.append(-12.0)
+            hi.append(12.0)
+        for _ in range(self.n_beta):
+            lo += [-18.0, -6.0]
+            hi += [18.0, 10.0]
+        return np.array(lo), np.array(hi)
+
+    def unpack(self, theta):
+        """(pi0 (S,), w (S, J), a (S, J), b (S, J)) from unconstrained theta (S, p)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        pi0 = self._pi0(theta)
+        i = int(self.zero_inflated)
+        if self.n_beta == 2:
+            w1 = expit(theta[:, i])
+            w = np.stack([w1, 1.0 - w1], axis=1)
+            i += 1
+        else:
+            w = np.ones((theta.shape[0], 1))
+        mu = expit(theta[:, i::2])
+        kappa = np.exp(theta[:, i + 1 :: 2])
+        return pi0, w, mu * kappa, (1.0 - mu) * kappa
+
+    def pack(self, pi0, w1, mus, kappas) -> np.ndarray:
+        out = []
+        if self.zero_inflated:
+            out.append(logit(np.clip(pi0, 1e-5, 1 - 1e-5)))
+        if self.n_beta == 2:
+            out.append(logit(np.clip(w1, 1e-5, 1 - 1e-5)))
+        for mu, kappa in zip(mus[: self.n_beta], kappas[: self.n_beta], strict=True):
+            out += [logit(np.clip(mu, 1e-7, 1 - 1e-7)), np.log(kappa)]
+        lo, hi = self.bounds()
+        return np.clip(np.array(out, dtype=float), lo + 1e-9, hi - 1e-9)
+
+    def starts(self, pairs: Pairs) -> np.ndarray:
+        rate, hot, share_zero = _summaries(pairs)
+        pi0 = float(np.clip(share_zero * 0.8, 0.05, 0.95))
+        rows = []
+        if self.n_beta == 1:
+            for kappa in (0.3, 3.0, 30.0):
+                rows.append(self.pack(pi0, None, [rate], [kappa]))
+            if self.zero_inflated:
+                rows.append(self.pack(pi0, None, [min(rate / (1 - pi0), 0.5)], [2.0]))
+        else:
+            for w1, k1 in ((0.7, 1.0), (0.5, 0.3), (0.85, 5.0)):
+                rows.append(self.pack(pi0 / 2, w1, [rate / 10, hot], [k1, 5.0]))
+            rows.append(self.pack(0.1, 0.5, [rate, hot], [0.5, 20.0]))
+        return np.array(rows)
+
+    def _terms(self, theta, pairs: Pairs):
+        pi0, w, a, b = self.unpack(theta)
+        c, n = pairs.c[None, None, :], pairs.n[None, None, :]
+        a_, b_ = a[:, :, None], b[:, :, None]
+        ll = pairs.log_choose + betaln(c + a_, n - c + b_) - betaln(a_, b_)  # (S, J, D)
+        with np.errstate(divide="ignore"):
+            comp = (np.log1p(-pi0)[:, None, None] + np.log(w)[:, :, None]) + ll
+            zero = np.where(pairs.zero[None, :], np.log(pi0)[:, None], -np.inf)
+        log_f = _logaddexp_rows(zero, np.logaddexp.reduce(comp, axis=1))
+        return zero, comp, log_f, (pi0, w, a, b)
+
+    def pair_loglik(self, theta, pairs):
+        return self._terms(theta, pairs)[2]
+
+    def nll_grad(self, theta, pairs, weight):
+        zero, comp, log_f, (pi0, w, a, b) = self._terms(theta, pairs)
+        wt = weight / weight.sum(axis=1, keepdims=True)
+        value = -(wt * log_f).sum(axis=1)
+        r0 = np.exp(zero - log_f)  # (S, D)
+        r = np.exp(comp - log_f[:, None, :])  # (S, J, D)
+        c, n = pairs.c[None, None, :], pairs.n[None, None, :]
+        a_, b_ = a[:, :, None], b[:, :, None]
+        psi_ab = digamma(a_ + b_)
+        psi_nab = digamma(n + a_ + b_)
+        d_a = digamma(c + a_) - psi_nab - digamma(a_) + psi_ab
+        d_b = digamma(n - c + b_) - psi_nab - digamma(b_) + psi_ab
+        ga = (wt[:, None, :] * r * d_a).sum(axis=2)  # (S, J)
+        gb = (wt[:, None, :] * r * d_b).sum(axis=2)
+        grads = []
+        if self.zero_inflated:
+            grads.append((wt * (r0 - pi0[:, None])).sum(axis=1))
+        if self.n_beta == 2:
+            grads.append((wt * (r[:, 0] * w[:, 1:2] - r[:, 1] * w[:, 0:1])).sum(axis=1))
+        mu = a / (a + b)
+        for j in range(self.n_beta):
+            grads.append(ga[:, j] * a[:, j] * (1 - mu[:, j]) - gb[:, j] * b[:, j] * mu[:, j])
+            grads.append(ga[:, j] * a[:, j] + gb[:, j] * b[:, j])
+        return value, -np.stack(grads, axis=1)
+
+    def pair_leak_moments(self, theta, pairs, k):
+        zero, comp, log_f, (pi0, w, a, b) = self._terms(theta, pairs)
+        r0 = np.exp(zero - log_f)
+        if np.isinf(k):
+            m = 1.0 - r0
+            return m, m
+        r = np.exp(comp - log_f[:, None, :])
+        c, n = pairs.c[None, None, :], pairs.n[None, None, :]
+        a_, b_ = a[:, :, None], b[:, :, None]
+        base = betaln(a_ + c, b_ + n - c)
+        log_r1 = betaln(a_ + c, b_ + n - c + k) - base
+        log_r2 = betaln(a_ + c, b_ + n - c + 2 * k) - base
+        leak = -np.expm1(log_r1)  # 1 - R_k
+        # 1 - 2 R_k + R_2k = (1 - R_k)^2 + (R_2k - R_k^2), the latter >= 0 and tiny-safe
+        spread = np.exp(log_r2) * -np.expm1(np.minimum(2 * log_r1 - log_r2, 0.0))
+        return (r * leak).sum(axis=1), (r * (leak**2 + spread)).sum(axis=1)
+
+    def population_leak(self, theta, ks):
+        pi0, w, a, b = self.unpack(theta)
+        ks = np.asarray(ks, dtype=float)
+        out = np.empty((pi0.shape[0], ks.size))
+        for j, k in enumerate(ks):
+            if np.isinf(k):
+                out[:, j] = 1.0 - pi0
+            else:
+                comp = -np.expm1(betaln(a, b + k) - betaln(a, b))
+                out[:, j] = (1.0 - pi0) * (w * comp).sum(axis=1)
+        return out
+
+    def describe(self, theta):
+        pi0, w, a, b = self.unpack(theta)
+        out = {"pi0": float(pi0[0])} if self.zero_inflated else {}
+        for j in range(self.n_beta):
+            tag = "" if self.n_beta == 1 else str(j + 1)
+            if self.n_beta == 2:
+                out[f"w{tag}"] = float(w[0, j])
+            out[f"a{tag}"] = float(a[0, j])
+            out[f"b{tag}"] = float(b[0, j])
+        return out
+
+
+class LogitNormalFamily(Family):
+    """logit p ~ Normal(m, s) (random-intercept logistic model), optionally zero-inflated."""
+
+    def __init__(self, name: str, zero_inflated: bool, label: str):
+        self.name = name
+        self.zero_inflated = zero_inflated
+        self.n_params = int(zero_inflated) + 2
+        self.label = label
+
+    def bounds(self):
+        # m in [-25, 10]; s in [0.3, 6] (the grid resolves s >= 0.3 at spacing <= 0.1)
+        lo = [-25.0, np.log(0.3)]
+        hi = [10.0, np.log(6.0)]
+        if self.zero_inflated:
+            lo.insert(0, -12.0)
+            hi.insert(0, 12.0)
+        return np.array(lo), np.array(hi)
+
+    def _ms(self, theta):
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        i = int(self.zero_inflated)
+        return theta, self._pi0(theta), theta[:, i], np.exp(theta[:, i + 1])
+
+    def starts(self, pairs):
+        rate, hot, share_zero = _summaries(pairs)
+        rows = []
+        for m, s in ((logit(rate), 1.0), (logit(rate) - 2.0, 2.5), (logit(hot) - 1.0, 1.5)):
+            row = [m, np.log(s)]
+            if self.zero_inflated:
+                row.insert(0, logit(np.clip(share_zero * 0.5, 0.05, 0.9)))
+            rows.append(row)
+        lo, hi = self.bounds()
+        return np.clip(np.array(rows, dtype=float), lo + 1e-9, hi - 1e-9)
+
+    def _prior(self, m, s, x):
+        """Normalised grid weights of logit p (S, G) and standardised grid (S, G)."""
+        z = (x[None, :] - m[:, None]) / s[:, None]
+        log_u = -0.5 * z * z
+        u = np.exp(log_u - log_u.max(axis=1, keepdims=True))
+        return u / u.sum(axis=1, keepdims=True), z
+
+    def _terms(self, theta, pairs):
+        theta, pi0, m, s = self._ms(theta)
+        x, p, L, offset = pairs.logit_grid()
+        prior, z = self._prior(m, s, x)
+        q = prior @ L.T  # (S, D), scaled marginal likelihood of the non-zero part
+        with np.errstate(divide="ignore"):
+            comp = np.log1p(-pi0)[:, None] + np.log(q) + offset[None, :]
+            zero = np.where(pairs.zero[None, :], np.log(pi0)[:, None], -np.inf)
+        log_f = _logaddexp_rows(zero, comp)
+        return zero, comp, log_f, prior, z, q, (pi0, m, s)
+
+    def pair_loglik(self, theta, pairs):
+        return self._terms(theta, pairs)[2]
+
+    def nll_grad(self, theta, pairs, weight):
+        zero, comp, log_f, prior, z, q, (pi0, m, s) = self._terms(theta, pairs)
+        x, p, L, offset = pairs.logit_grid()
+        wt = weight / weight.sum(axis=1, keepdims=True)
+        value = -(wt * log_f).sum(axis=1)
+        r0 = np.exp(zero - log_f)
+        r1 = 1.0 - r0  # posterior weight of the continuous part
+        # scores of the grid weights: d log prior_g / d m = z/s - E[z/s]; d / d log s = z^2 - E
+        s_m = z / s[:, None]
+        s_s = z * z
+        s_m -= (prior * s_m).sum(axis=1, keepdims=True)
+        s_s -= (prior * s_s).sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            post_m = np.where(q > 0, ((prior * s_m) @ L.T) / q, 0.0)
+            post_s = np.where(q > 0, ((prior * s_s) @ L.T) / q, 0.0)
+        grads = []
+        if self.zero_inflated:
+            grads.append((wt * (r0 - pi0[:, None])).sum(axis=1))
+        grads.append((wt * r1 * post_m).sum(axis=1))
+        grads.append((wt * r1 * post_s).sum(axis=1))
+        return value, -np.stack(grads, axis=1)
+
+    def pair_leak_moments(self, theta, pairs, k):
+        zero, comp, log_f, prior, z, q, _ = self._terms(theta, pairs)
+        r0 = np.exp(zero - log_f)
+        if np.isinf(k):
+            m = 1.0 - r0
+            return m, m
+        x, p, L, offset = pairs.logit_grid()
+        leak = -np.expm1(k * np.log1p(-p))  # (G,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m1 = np.where(q > 0, ((prior * leak) @ L.T) / q, 0.0)
+            m2 = np.where(q > 0, ((prior * leak**2) @ L.T) / q, 0.0)
+        return (1.0 - r0) * m1, (1.0 - r0) * m2
+
+    def population_leak(self, theta, ks):
+        theta, pi0, m, s = self._ms(theta)
+        nodes, wts = np.polynomial.hermite_e.hermegauss(120)
+        wts = wts / wts.sum()
+        xs = m[:, None] + s[:, None] * nodes[None, :]  # (S, Q)
+        log_1mp = -np.logaddexp(0.0, xs)
+        ks = np.asarray(ks, dtype=float)
+        out = np.empty((pi0.shape[0], ks.size))
+        for j, k in enumerate(ks):
+            if np.isinf(k):
+                out[:, j] = 1.0 - pi0
+            else:
+                out[:, j] = (1.0 - pi0) * (-np.expm1(k * log_1mp) @ wts)
+        return out
+
+    def describe(self, theta):
+        theta, pi0, m, s = self._ms(theta)
+        out = {"pi0": float(pi0[0])} if self.zero_inflated else {}
+        out.update({"m": float(m[0]), "s": float(s[0])})
+        return out
+
+
+def _summaries(pairs: Pairs):
+    """Pooled leak rate, mean rate among leaking prompts, share of prompts with no leak."""
+    rate = float(np.clip((pairs.weight @ pairs.c) / (pairs.weight @ pairs.n), 1e-6, 1 - 1e-6))
+    leaking = pairs.c > 0
+    if leaking.any():
+        hot = float(pairs.weight[leaking] @ (pairs.c / pairs.n)[leaking]) / float(
+            pairs.weight[leaking].sum()
+        )
+    else:
+        hot = rate
+    share_zero = float(pairs.weight @ pairs.zero) / pairs.n_prompts
+    return rate, float(np.clip(hot, 1e-4, 1 - 1e-4)), share_zero
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        BetaFamily("beta", False, 1, "beta-binomial"),
+        BetaFamily("zi-beta", True, 1, "zero-inflated beta-binomial"),
+        BetaFamily("beta-mix", False, 2, "two-beta mixture"),
+        BetaFamily("zi-beta-mix", True, 2, "zero-inflated two-beta mixture"),
+        LogitNormalFamily("logit-normal", False, "logit-normal (logistic GLMM)"),
+        LogitNormalFamily("zi-logit-normal", True, "zero-inflated logit-normal"),
+    )
+}
+
+
+# --------------------------------------------------------------------------- optimiser
+def minimize_batched(family: Family, theta0, pairs: Pairs, weight, *, maxiter: int = 150,
+                     gtol: float = 1e-5):
+    """Minimise the mean negative log-likelihood of S rows at once (projected BFGS in a box).
+
+    ``theta0`` (S, p) starting points, ``weight`` (S, D) prompt multiplicities per row.
+    Returns (theta (S, p), value (S,)). The inverse-Hessian approximation starts as the
+    identity scaled by s'y / y'y after the first step (Nocedal & Wright, eq. 6.20).
+    """
+    lo, hi = family.bounds()
+    x = np.clip(np.array(theta0, dtype=float), lo, hi)
+    weight = np.asarray(weight, dtype=float)
+    S, p = x.shape
+    eye = np.eye(p)
+    f, g = family.nll_grad(x, pairs, weight)
+    H = np.broadcast_to(eye, (S, p, p)).copy()
+    fresh = np.ones(S, dtype=bool)  # H is still the unscaled identity
+    live = np.ones(S, dtype=bool)
+    stall = np.zeros(S, dtype=int)
+    for _ in range(maxiter):
+        at_lo = (x <= lo + 1e-12) & (g > 0)
+        at_hi = (x >= hi - 1e-12) & (g < 0)
+        pg = np.where(at_lo | at_hi, 0.0, g)
+        live &= (np.abs(pg).max(axis=1) > gtol) & (stall < 3)
+        if not live.any():
+            break
+        idx = np.flatnonzero(live)
+        gi, xi, Hi, fr = pg[idx], x[idx], H[idx], fresh[idx]
+        d = -np.einsum("sij,sj->si", Hi, gi)
+        blocked = ((xi <= lo + 1e-12) & (d < 0)) | ((xi >= hi - 1e-12) & (d > 0))
+        d = np.where(blocked, 0.0, d)
+        slope = (d * gi).sum(axis=1)
+        bad = ~(slope < 0)
+        if bad.any():  # not a descent direction: restart from steepest descent
+            d[bad] = -gi[bad]
+            Hi[bad] = eye
+            fr[bad] = True
+            slope[bad] = -(gi[bad] ** 2).sum(axis=1)
+        scale = np.minimum(1.0, 2.0 / np.maximum(np.abs(d).max(axis=1), 1e-300))
+        d *= scale[:, None]
+        slope *= scale
+        step = np.ones(idx.size)
+        pending = np.ones(idx.size, dtype=bool)
+        x_new = xi.copy()
+        f_new = f[idx].copy()
+        g_new = g[idx].copy()
+        for _ls in range(30):
+            j = np.flatnonzero(pending)
+            if j.size == 0:
+                break
+            trial = np.clip(xi[j] + step[j, None] * d[j], lo, hi)
+            ft, gt = family.nll_grad(trial, pairs, weight[idx[j]])
+            ok = np.isfinite(ft) & (ft <= f[idx[j]] + 1e-4 * step[j] * slope[j])
+            acc = j[ok]
+            x_new[acc], f_new[acc], g_new[acc] = trial[ok], ft[ok], gt[ok]
+            pending[acc] = False
+            step[j[~ok]] *= 0.3
+        failed = pending  # these rows keep their point and count a stall
+        s_vec = x_new - xi
+        y_vec = g_new - g[idx]
+        sy = (s_vec * y_vec).sum(axis=1)
+        upd = (sy > 1e-14) & ~failed
+        if upd.any():
+            s_u, y_u, H_u = s_vec[upd], y_vec[upd], Hi[upd]
+            rho = 1.0 / sy[upd]
+            first = fr[upd]
+            if first.any():
+                gamma = sy[upd][first] / (y_u[first] ** 2).sum(axis=1)
+                H_u[first] = gamma[:, None, None] * eye
+            A = eye[None] - rho[:, None, None] * s_u[:, :, None] * y_u[:, None, :]
+            H_u = np.einsum("sij,sjk,slk->sil", A, H_u, A) + rho[:, None, None] * (
+                s_u[:, :, None] * s_u[:, None, :]
+            )
+            Hi[upd] = H_u
+            fr[upd] = False
+        gain = f[idx] - f_new
+        stall[idx] = np.where(failed | (gain < 1e-13), stall[idx] + 1, 0)
+        x[idx], f[idx], g[idx], H[idx], fresh[idx] = x_new, f_new, g_new, Hi, fr
+    return x, f
+
+
+def fit_family(family: Family, pairs: Pairs, weight=None, *, starts=None, warm=None):
+    """Maximum likelihood, best of the starts; weight (S, D) fits S reweighted data sets.
+
+    ``warm`` (S, p), or a list of them: one starting point per row instead of the shared
+    ``starts`` (the best optimum per row is kept).
+    Returns (theta (S, p), loglik (S,)) with loglik the total log-likelihood of each row.
+    """
+    if weight is None:
+        weight = pairs.weight[None, :]
+    weight = np.atleast_2d(np.asarray(weight, dtype=float))
+    S = weight.shape[0]
+    if warm is not None:
+        warm = [warm] if isinstance(warm, np.ndarray) else list(warm)
+        best_theta, best_value = None, None
+        for start in warm:
+            theta, value = minimize_batched(family, np.atleast_2d(start), pairs, weight)
+            value = np.where(np.isfinite(value), value, np.inf)
+            if best_theta is None:
+                best_theta, best_value = theta, value
+            else:
+                better = value < best_value
+                best_theta[better], best_value[better] = theta[better], value[better]
+        return best_theta, -best_value * weight.sum(axis=1)
+    starts = np.atleast_2d(family.starts(pairs) if starts is None else starts)
+    m = starts.shape[0]
+    theta0 = np.repeat(starts, S, axis=0)  # row r*S + s: start r for data set s
+    w_all = np.tile(weight, (m, 1))
+    theta, value = minimize_batched(family, theta0, pairs, w_all)
+    value = np.where(np.isfinite(value), value, np.inf).reshape(m, S)
+    best = value.argmin(axis=0)
+    theta = theta.reshape(m, S, -1)[best, np.arange(S)]
+    return theta, -value[best, np.arange(S)] * weight.sum(axis=1)
+
+
+# --------------------------------------------------------------------------- predictions
+def fixed_prompt_moments(family: Family, theta, pairs: Pairs, ks):
+    """Mean and variance of the benchmark leak@k given the counts, per parameter row.
+
+    Returns (mean, var), each (S, K): the mean over the prompts of E[leak@k | c_i] and the
+    conditional variance of that mean, sum_i Var[leak@k | c_i] / P^2.
+    """
+    theta = np.atleast_2d(theta)
+    ks = np.asarray(ks, dtype=float)
+    mean = np.empty((theta.shape[0], ks.size))
+    var = np.empty_like(mean)
+    P = pairs.n_prompts
+    for j, k in enumerate(ks):
+        m1, m2 = family.pair_leak_moments(theta, pairs, k)
+        mean[:, j] = m1 @ pairs.weight / P
+        var[:, j] = np.maximum(m2 - m1 * m1, 0.0) @ pairs.weight / P**2
+    return np.clip(mean, 0.0, 1.0), var
+
+
+def predict(family: Family, theta, pairs: Pairs, ks, population: str):
+    """(mean, var) of the estimand under each parameter row; var = 0 for the superpopulation."""
+    if population == "prompts":
+        return fixed_prompt_moments(family, theta, pairs, ks)
+    mean = np.clip(family.population_leak(np.atleast_2d(theta), ks), 0.0, 1.0)
+    return mean, np.zeros_like(mean)
+
+
+# --------------------------------------------------------------------------- all families
+def _nested_starts(name: str, fits: dict) -> list[np.ndarray]:
+    """Starting points of a family from the optima of the smaller families it contains, so
+    that its maximum likelihood is never below theirs."""
+    out = []
+    if name == "zi-beta" and "beta" in fits:
+        out.append(np.r_[-8.0, fits["beta"][0]])
+    if name == "beta-mix" and "beta" in fits:
+        base = fits["beta"][0]
+        for second in ((-8.0, 8.0), (-3.0, 1.0), (-1.0, 2.0)):
+            out.append(np.r_[3.0, base, second])
+    if name == "zi-beta-mix":
+        if "zi-beta" in fits:
+            base = fits["zi-beta"][0]
+            for second in ((-8.0, 8.0), (-3.0, 1.0), (-1.0, 2.0)):
+                out.append(np.r_[base[0], 3.0, base[1:], second])
+        if "beta-mix" in fits:
+            out.append(np.r_[-8.0, fits["beta-mix"][0]])
+    if name == "zi-logit-normal" and "logit-normal" in fits:
+        out.append(np.r_[-8.0, fits["logit-normal"][0]])
+    return out
+
+
+def fit_families(pairs: Pairs, names) -> dict:
+    """Maximum-likelihood fit of each named family: {name: (theta (p,), loglik)}.
+
+    Families are fitted smallest first, and each larger family also starts from the optima
+    of the families nested in it.
+    """
+    order = [n for n in FAMILIES if n in names]
+    fits: dict = {}
+    for name in order:
+        family = FAMILIES[name]
+        lo, hi = family.bounds()
+        starts = list(family.starts(pairs))
+        starts += [np.clip(s, lo + 1e-9, hi - 1e-9) for s in _nested_starts(name, fits)]
+        theta, ll = fit_family(family, pairs, starts=np.array(starts))
+        fits[name] = (theta[0], float(ll[0]))
+    return fits
+
+
+def fold_weights(pairs: Pairs, n_folds: int = 5) -> np.ndarray:
+    """Deterministic stratified folds: each pair's prompts dealt round-robin, (F, D)."""
+    w = pairs.weight.astype(np.int64)
+    folds = np.zeros((n_folds, w.size))
+    start = 0
+    for d, count in enumerate(w):
+        idx = (start + np.arange(count)) % n_folds
+        folds[:, d] = np.bincount(idx, minlength=n_folds)
+        start = (start + count) % n_folds
+    return folds
+
+
+def cross_validated_loglik(family: Family, theta, pairs: Pairs, n_folds: int = 5):
+    """Held-out log-likelihood (sum over prompts) by stratified K-fold refits (warm starts)."""
+    test = fold_weights(pairs, n_folds)
+    train = pairs.weight[None, :] - test
+    fitted, _ = fit_family(family, pairs, train, warm=np.repeat(np.atleast_2d(theta), n_folds, 0))
+    return float((test * family.pair_loglik(fitted, pairs)).sum())
+
+
+def _with_pi0(theta, value):
+    out = np.array(theta, dtype=float, copy=True)
+    out[:, 0] = value
+    return out
+
+
+def bootstrap_fits(pairs: Pairs, fits: dict, weight) -> dict:
+    """Refit every family of ``fits`` on each row of ``weight`` (S, D): {name: (theta, ll)}.
+
+    Each row starts from the full-data optimum and, as in :func:`fit_families`, from the
+    row's own optima of the families nested in it (so that a larger family never fits a
+    resample worse than a smaller one); zero-inflated families also start from the other
+    side of the ridge between pi0 and the left tail (pi0 near zero vs a sizeable pi0).
+    """
+    S = weight.shape[0]
+    share_zero = float(pairs.weight @ pairs.zero) / pairs.n_prompts
+    inward = float(logit(np.clip(0.5 * share_zero, 0.05, 0.9)))
+    out: dict = {}
+    for name in (n for n in FAMILIES if n in fits):
+        family = FAMILIES[name]
+        theta_hat = np.repeat(np.atleast_2d(fits[name][0]), S, axis=0)
+        warm = [theta_hat]
+        if family.zero_inflated:
+            near_zero = theta_hat[0, 0] < -4.0
+            warm.append(_with_pi0(theta_hat, inward if near_zero else -8.0))
+        nested = {"zi-beta": "beta", "zi-beta-mix": "beta-mix",
+                  "zi-logit-normal": "logit-normal"}.get(name)
+        if nested in out:
+            warm.append(np.c_[np.full(S, -8.0), out[nested][0]])
+        if name == "beta-mix" and "beta" in out:
+            warm.append(np.c_[np.full(S, 3.0), out["beta"][0], np.full(S, -8.0),
+                              np.full(S, 8.0)])
+        lo, hi = family.bounds()
+        warm = [np.clip(w, lo + 1e-9, hi - 1e-9) for w in warm]
+        out[name] = fit_family(family, pairs, weight, warm=warm)
+    return out

@@ -1,0 +1,568 @@
+"""Compare unlearning methods on the same prompts: paired tests, multiplicity, paper tables.
+
+Methods are compared within one decoding configuration: the rows are grouped by the arm columns
+other than ``method`` (model, temperature, top_p, ...) and the methods are compared inside each
+group. The pairing is the prompt: every method is evaluated on the same prompts, so prompt
+difficulty, which varies a lot, cancels in the differences. See docs/compare.md.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leakstats import _compare_tests as ct
+from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats._results import RESULT_COLUMNS
+from leakstats.estimate import _check_choice, _check_level, _parse_k
+from leakstats.intervals import POPULATIONS
+
+__all__ = ["CORRECTIONS", "MISSING", "TESTS", "CompareResult", "compare"]
+
+#: The tests of :func:`compare` (``test=``).
+TESTS = ("auto", "paired-bootstrap", "permutation", "glmm", "bayes")
+#: Multiplicity corrections (statsmodels ``multipletests`` methods, and ``"none"``).
+CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
+               "fdr_bh", "fdr_by", "none")
+#: What to do with prompts that some methods lack (``missing=``).
+MISSING = ("error", "drop")
+METHOD = "method"
+
+#: Columns of the differences table after the configuration columns.
+DIFFERENCE_COLUMNS = ("method_a", "method_b", "k", *RESULT_COLUMNS, "test", "p_value",
+                      "p_adjusted", "correction", "prob_a_greater", "significant")
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class CompareResult:
+    """Per-method leak@k and paired differences between methods, per configuration and k.
+
+    Attributes
+    ----------
+    configs : tuple of str
+        Arm columns other than ``method`` (the methods are compared within each configuration).
+    methods : tuple of str
+        The methods, in table order.
+    baseline : str or None
+        The reference method (differences are ``method - baseline``), or None for all pairs.
+    test, correction, population : str
+        The test asked for (the ``test`` column says which test produced each row), the
+        multiplicity correction and the estimand.
+    confidence_level : float
+        Level of every interval; the significance level is ``1 - confidence_level``.
+    n_resamples : int
+        Bootstrap / permutation resamples.
+    """
+
+    methods_table: pd.DataFrame = field(repr=False)
+    differences_table: pd.DataFrame = field(repr=False)
+    dropped_table: pd.DataFrame = field(repr=False)
+    configs: tuple[str, ...]
+    methods: tuple[str, ...]
+    baseline: str | None
+    test: str
+    correction: str
+    confidence_level: float
+    population: str
+    n_resamples: int
+
+    def to_frame(self, table: str = "differences") -> pd.DataFrame:
+        """Tidy table: ``"differences"`` (one row per pair x k; ``estimate`` is leak@k of
+        ``method_a`` minus that of ``method_b``) or ``"methods"`` (the :func:`leak_at_k` table
+        of every method)."""
+        _check_choice("table", table, ("differences", "methods"))
+        frame = self.differences_table if table == "differences" else self.methods_table
+        return frame.copy()
+
+    def dropped(self) -> pd.DataFrame:
+        """The (configuration, method, prompt) rows left out by ``missing="drop"``."""
+        return self.dropped_table.copy()
+
+    def summary(self, *, digits: int = 4) -> str:
+        """A printable report: settings, per-method leak@k, differences with p-values."""
+        from leakstats._compare_format import summary_text
+
+        return summary_text(self, digits=digits)
+
+    def to_latex(self, *, table: str = "methods", k=None, digits: int = 3) -> str:
+        """A booktabs ``tabular`` for a paper.
+
+        ``table="methods"``: one row per method, one column per k, cells ``estimate [low,
+        high]``; the least leaky method at each k in bold; marks for significant differences
+        (against the baseline, or else against the best method), explained in footnote rows.
+        ``table="differences"``: one row per pair and k with the difference, its interval and
+        the adjusted p-value. ``k`` restricts the columns/rows to some k values.
+        """
+        from leakstats._compare_format import render
+
+        return render(self, "latex", table=table, k=k, digits=digits)
+
+    def to_markdown(self, *, table: str = "methods", k=None, digits: int = 3) -> str:
+        """The tables of :meth:`to_latex` as Markdown pipe tables, notes below."""
+        from leakstats._compare_format import render
+
+        return render(self, "markdown", table=table, k=k, digits=digits)
+
+    def plot(self, k: int | None = None, axes=None) -> np.ndarray:
+        """leak@k curves per method (with bands) and a forest plot of the differences at ``k``
+        (default: the largest k). Returns the two Axes."""
+        from leakstats.plots import plot_compare
+
+        return plot_compare(self, k=k, axes=axes)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return "<pre>" + self.summary().replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _positive_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise LeakstatsError(
+            f"{name}: {value!r} is not an integer >= {minimum}. Fix: pass e.g. {name}=2000."
+        )
+    return int(value)
+
+
+def _compare_iv(k, test, correction, confidence_level, population, missing, n_resamples):
+    ks = _parse_k(k)
+    _check_choice("test", test, TESTS)
+    _check_choice("correction", correction, CORRECTIONS)
+    level = _check_level(confidence_level)
+    _check_choice("population", population, POPULATIONS)
+    _check_choice("missing", missing, MISSING)
+    return ks, level, _positive_int("n_resamples", n_resamples, 100)
+
+
+def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Counts of a ``{method_name: records_or_counts}`` dict, its arms and the method order."""
+    from leakstats.records import as_counts, read_table
+
+    if len(data) == 0:
+        raise LeakstatsError(
+            "argument 'data': the dict of methods is empty. Fix: pass {method_name: records "
+            "or counts, ...} with at least two methods."
+        )
+    names: dict[str, Any] = {}
+    tables, arm_sets = [], []
+    for key, value in data.items():
+        name = str(key)
+        if name in names:
+            raise DataValidationError(
+                f"argument 'data': duplicate method name {name!r} (keys {names[name]!r} and "
+                f"{key!r} name the same method). Fix: give every method a distinct name.",
+                column=METHOD,
+            )
+        names[name] = key
+        frame = read_table(value) if isinstance(value, str | os.PathLike) else value
+        if isinstance(frame, pd.DataFrame) and METHOD in frame.columns:
+            found = sorted(map(str, pd.unique(frame[METHOD].dropna())))
+            if found != [name]:
+                raise DataValidationError(
+                    f"argument 'data': the table of method {name!r} has a 'method' column "
+                    f"with values {found[:5]}{' ...' if len(found) > 5 else ''}. Fix: drop "
+                    "that column (the dict key names the method), or pass one table with a "
+                    "'method' column instead of a dict.",
+                    column=METHOD,
+                )
+        if isinstance(frame, pd.DataFrame):
+            frame = frame.assign(**{METHOD: name})
+        entry_by = by if by is None else [METHOD, *[b for b in by if b != METHOD]]
+        table, arms = as_counts(frame, by=entry_by)
+        tables.append(table)
+        arm_sets.append(arms)
+    first = arm_sets[0]
+    for name, arms in zip(names, arm_sets, strict=True):
+        if sorted(arms) != sorted(first):
+            raise DataValidationError(
+                f"argument 'data': the methods have different arm columns: {first} for "
+                f"{next(iter(names))!r} but {arms} for {name!r}. Fix: give every table the "
+                "same decoding columns (or pass by= to choose them).",
+            )
+    counts = pd.concat([t[[*first, "prompt_id", "n_samples", "n_leaked"]] for t in tables],
+                       ignore_index=True)
+    return counts, list(first), list(names)
+
+
+def _collect(data, by) -> tuple[pd.DataFrame, list[str], list[str]]:
+    from leakstats.records import as_counts
+
+    if isinstance(data, Mapping):
+        counts, arms, order = _from_mapping(data, by)
+    else:
+        counts, arms = as_counts(data, by=by)
+        order = None
+    if METHOD not in arms:
+        raise DataValidationError(
+            f"compare needs a {METHOD!r} column naming the methods; the arm columns are "
+            f"{arms}. Fix: add a 'method' column, include it in by=, or pass a dict "
+            "{method_name: records_or_counts}.",
+            column=METHOD,
+        )
+    methods = list(pd.unique(counts[METHOD])) if order is None else order
+    return counts, arms, methods
+
+
+def _label(configs: list[str], key: tuple) -> str:
+    if not configs:
+        return "the data"
+    return "configuration " + ", ".join(f"{c}={v!r}" for c, v in zip(configs, key, strict=True))
+
+
+def _missing_text(group: pd.DataFrame, methods: list, union: pd.Index) -> str:
+    lines = []
+    for m in methods:
+        have = pd.Index(group.loc[group[METHOD] == m, "prompt_id"])
+        lacks = union.difference(have)
+        if len(lacks):
+            shown = ", ".join(map(repr, lacks[:5].tolist()))
+            more = f" and {len(lacks) - 5} more" if len(lacks) > 5 else ""
+            lines.append(f"  method {m!r} lacks {len(lacks)} prompt(s): {shown}{more}")
+    return "\n".join(lines)
+
+
+def _pair_up(counts: pd.DataFrame, configs: list[str], methods: list, baseline, missing: str):
+    """Check and align every configuration; return (kept counts, dropped rows, plans)."""
+    groups = counts.groupby(configs, sort=False, dropna=False) if configs else [((), counts)]
+    kept, dropped, plans = [], [], []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        label = _label(configs, key)
+        here = [m for m in methods if (group[METHOD] == m).any()]
+        if len(here) < 2:
+            raise DataValidationError(
+                f"{label} has a single method ({here[0]!r}); compare needs at least two "
+                "methods in every configuration. Fix: add the other methods' samples for "
+                f"this configuration, or filter it out (arm columns: {configs}).",
+                column=METHOD,
+            )
+        if baseline is not None and baseline not in here:
+            raise LeakstatsError(
+                f"baseline: {baseline!r} is not among the methods of {label} "
+                f"({', '.join(map(repr, here))}). Fix: pass one of these as baseline=, or "
+                "baseline=None to compare all pairs."
+            )
+        per = {m: set(group.loc[group[METHOD] == m, "prompt_id"]) for m in here}
+        shared = set.intersection(*per.values())
+        union = pd.Index(sorted(set.union(*per.values()), key=str))
+        if len(shared) < len(union):
+            if missing == "error":
+                where = f" of {label}" if configs else ""
+                raise DataValidationError(
+                    f"the methods{where} were not evaluated on the same prompts, so the "
+                    f"comparison cannot be paired:\n{_missing_text(group, here, union)}\n"
+                    "Fix: evaluate every method on every prompt, or pass missing='drop' to "
+                    f"compare on the {len(shared)} shared prompt(s) (result.dropped() lists "
+                    "the rest).",
+                    column="prompt_id",
+                )
+            out = ~group["prompt_id"].isin(shared)
+            dropped.append(group.loc[out])
+            group = group.loc[~out]
+        if len(shared) < 2:
+            small = ", ".join(f"{m!r}: {len(per[m])}" for m in here)
+            raise DataValidationError(
+                f"{label[0].upper()}{label[1:]}: the methods share {len(shared)} prompt(s) "
+                f"(prompts per method: "
+                f"{small}); a paired comparison needs at least 2 shared prompts (the bootstrap "
+                "and the GEE resample and cluster over prompts). Fix: evaluate the methods on "
+                "more prompts.",
+                column="prompt_id",
+            )
+        kept.append(group)
+        plans.append((key, label, here, group))
+    return kept, dropped, plans
+
+
+def _pairs(here: list, baseline) -> list[tuple]:
+    if baseline is None:
+        return list(combinations(here, 2))
+    return [(m, baseline) for m in here if m != baseline]
+
+
+# --------------------------------------------------------------------------- per configuration
+
+
+def _aligned(group: pd.DataFrame, here: list) -> tuple[dict, dict]:
+    """n and c arrays per method, rows aligned by prompt."""
+    wide = group.pivot(index="prompt_id", columns=METHOD, values=["n_samples", "n_leaked"])
+    n = {m: wide[("n_samples", m)].to_numpy(np.int64) for m in here}
+    c = {m: wide[("n_leaked", m)].to_numpy(np.int64) for m in here}
+    return n, c
+
+
+def _row(a, b, k, est, se, lo, hi, ci_method, n_prompts, n_samples, test, p, prob=np.nan):
+    return {"method_a": a, "method_b": b, "k": int(k), "estimate": float(est),
+            "se": float(se), "ci_low": float(lo), "ci_high": float(hi),
+            "ci_method": ci_method, "n_prompts": n_prompts, "n_samples": n_samples,
+            "test": test, "p_value": float(p), "prob_a_greater": float(prob)}
+
+
+def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rng):
+    P = next(iter(n.values())).size
+    theta = {m: ct.per_prompt_leak(n[m], c[m], ks) for m in here}
+    weights = ct.bootstrap_weights(P, n_resamples, rng)
+    boot_label = f"paired bootstrap over prompts (bootstrap SE, t), {n_resamples} resamples"
+    use_perm = test in ("permutation", "glmm") or (test == "auto" and population == "prompts")
+    rows = []
+    for a, b in pairs:
+        diff = theta[a] - theta[b]
+        se, lo, hi, p_boot = ct.paired_bootstrap(diff, weights, level)
+        perm = ct.permutation_test(n[a], c[a], n[b], c[b], ks, n_resamples, rng) if use_perm \
+            else None
+        n_samples = int(n[a].sum() + n[b].sum())
+        for j, k in enumerate(ks):
+            est = diff[:, j].mean()
+            if test == "glmm" and k == 1:
+                y_a, y_b = c[a] / n[a], c[b] / n[b]
+                _, s, gl, gh = ct.gee_interval(y_a, y_b, level)
+                rows.append(_row(a, b, k, est, s, gl, gh,
+                                 "GEE delta method (prompt-clustered sandwich)", P, n_samples,
+                                 "glmm", ct.gee_score_test(y_a, y_b)))
+                continue
+            if test == "glmm":
+                name, p = "permutation (glmm covers k = 1 only)", perm[j]
+            elif use_perm:
+                name, p = "permutation", perm[j]
+            else:
+                name, p = "paired-bootstrap", p_boot[j]
+            rows.append(_row(a, b, k, est, se[j], lo[j], hi[j], boot_label, P, n_samples, name,
+                             p))
+    return rows
+
+
+def _bayes(group, here, pairs, ks, population, level, options, rng):
+    from leakstats.paired import PairedLogitModel
+
+    opts = dict(options or {})
+    opts.setdefault("rng", rng)
+    model = PairedLogitModel(**opts).fit(group, by=[METHOD])
+    index = {label[0]: i for i, label in enumerate(model.arm_labels_)}
+    draws = model.leak_draws(ks, population=population)  # (S, A, K)
+    P = group["prompt_id"].nunique()
+    rows = []
+    for a, b in pairs:
+        diff = draws[:, index[a]] - draws[:, index[b]]
+        lo, hi = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        n_samples = int(group.loc[group[METHOD].isin([a, b]), "n_samples"].sum())
+        for j, k in enumerate(ks):
+            rows.append(_row(a, b, k, diff[:, j].mean(), diff[:, j].std(ddof=1), lo[j], hi[j],
+                             "posterior credible interval (paired logit-normal model)", P,
+                             n_samples, "bayes", np.nan, (diff[:, j] > 0).mean()))
+    return rows
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (as statsmodels' multipletests(method="holm"), which
+    runs gc.collect() on every call: 0.1 s in a large session)."""
+    order = np.argsort(p, kind="stable")
+    steps = np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1))
+    out = np.empty(p.size)
+    out[order] = np.minimum(steps, 1.0)
+    return out
+
+
+def _adjust(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
+    """Multiplicity-adjusted p-values over the comparisons at each k, and significance."""
+    adjusted = frame["p_value"].to_numpy(dtype=float).copy()
+    if correction != "none":
+        for k in frame["k"].unique():
+            rows = np.flatnonzero((frame["k"] == k).to_numpy() & np.isfinite(adjusted))
+            if rows.size and correction == "holm":
+                adjusted[rows] = _holm(adjusted[rows])
+            elif rows.size:
+                from statsmodels.stats.multitest import multipletests
+
+                adjusted[rows] = multipletests(adjusted[rows], alpha=alpha, method=correction)[1]
+    frame["p_adjusted"] = adjusted
+    bayes = frame["test"] == "bayes"
+    frame["correction"] = np.where(bayes, "none (posterior probabilities)", correction)
+    frame["significant"] = np.where(
+        bayes, (frame["ci_low"] > 0) | (frame["ci_high"] < 0), adjusted < alpha
+    )
+    return frame
+
+
+# --------------------------------------------------------------------------- public
+
+
+def compare(
+    data,
+    k=(1,),
+    *,
+    baseline: str | None = None,
+    test: str = "auto",
+    correction: str = "holm",
+    confidence_level: float = 0.95,
+    population: str = "prompts",
+    missing: str = "error",
+    by=None,
+    n_resamples: int = 2000,
+    bayes_options: Mapping[str, Any] | None = None,
+    rng=None,
+) -> CompareResult:
+    """Compare methods on shared prompts: leak@k per method and paired differences.
+
+    Parameters
+    ----------
+    data : DataFrame, path or dict
+        Records or counts with a ``method`` column, or ``{method_name: records_or_counts}``.
+        Other arm columns (model, temperature, ...) define configurations; methods are
+        compared within each configuration.
+    k : int or sequence of int
+        The k values (each at most the smallest ``n_samples``).
+    baseline : str, optional
+        Compare every method with this one (e.g. the model retrained without the forget
+        set); differences are ``method - baseline``. Default: all pairs.
+    test : {"auto", "paired-bootstrap", "permutation", "glmm", "bayes"}
+        ``"permutation"``: exact within-prompt permutation test (Monte Carlo over
+        hypergeometric rearrangements of each prompt's pooled samples; H0: the methods leak
+        alike on every prompt). ``"paired-bootstrap"``: bootstrap over prompts, resampling the
+        same prompts for both methods. ``"glmm"``: prompt-clustered GEE (statsmodels) for
+        leak@1; other k use the permutation test (the ``test`` column says so). ``"bayes"``:
+        the joint paired model :class:`leakstats.PairedLogitModel`; reports
+        P(leak@k_A > leak@k_B) and credible intervals, no p-values (slow: tens of seconds).
+        ``"auto"``: permutation p-values (population ``"prompts"``) or paired-bootstrap
+        p-values (``"superpopulation"``), with paired-bootstrap intervals; both held their
+        level in the null simulations of docs/benchmarks.md.
+    correction : str, default "holm"
+        Multiplicity correction over the comparisons at each k (a statsmodels
+        ``multipletests`` method, or ``"none"``).
+    confidence_level : float, default 0.95
+        Level of the intervals; differences are significant at ``1 - confidence_level``.
+    population : {"prompts", "superpopulation"}
+        Estimand of the per-method intervals (see :func:`leak_at_k`) and of the default test.
+    missing : {"error", "drop"}
+        Prompts evaluated under some methods only: an error naming them, or ``"drop"`` to
+        compare on the shared prompts (``result.dropped()`` lists what was left out).
+    by : str or list of str, optional
+        Arm columns (must include ``method``); default: those of :data:`ARM_COLUMNS` present.
+    n_resamples : int, default 2000
+        Bootstrap and permutation resamples.
+    bayes_options : dict, optional
+        Keyword arguments of :class:`PairedLogitModel` (draws, tune, chains, ...).
+    rng : None, int or numpy.random.Generator
+        Seed.
+
+    Returns
+    -------
+    CompareResult
+        ``to_frame()``: differences (``method_a``, ``method_b``, ``k``, ``estimate`` = leak@k
+        of A minus B, interval, ``test``, ``p_value``, ``p_adjusted``, ``significant``, ...);
+        ``to_frame("methods")``: the :func:`leak_at_k` table; ``summary()``, ``to_latex()``,
+        ``to_markdown()``, ``plot()``.
+
+    Raises
+    ------
+    DataValidationError
+        No ``method`` column, a single method, prompts missing from some methods (with
+        ``missing="error"``), fewer than 2 shared prompts, duplicate method names, or
+        invalid records/counts (empty table, missing labels, ...).
+    ExtrapolationRequiredError
+        If some k exceeds the number of samples of a prompt.
+    ValueError
+        On invalid arguments (the message names the argument and the fix).
+
+    Examples
+    --------
+    >>> import pandas as pd, leakstats
+    >>> counts = pd.DataFrame({"method": ["npo"] * 4 + ["retrain"] * 4,
+    ...                        "prompt_id": [1, 2, 3, 4] * 2, "n_samples": 50,
+    ...                        "n_leaked": [9, 4, 12, 7, 1, 0, 3, 2]})
+    >>> res = leakstats.compare(counts, k=[1, 8], baseline="retrain", rng=0)
+    >>> res.to_frame()[["method_a", "method_b", "k", "estimate"]].round(3).values.tolist()
+    [['npo', 'retrain', 1, 0.13], ['npo', 'retrain', 8, 0.526]]
+    >>> res.to_frame()["significant"].tolist()
+    [True, True]
+    """
+    ks, level, n_resamples = _compare_iv(k, test, correction, confidence_level, population,
+                                         missing, n_resamples)
+    counts, arms, methods = _collect(data, by)
+    if len(methods) < 2:
+        raise DataValidationError(
+            f"compare needs at least two methods; the data have one ({methods[0]!r}). Fix: "
+            "include the methods to compare (e.g. the unlearned model and the retrained one).",
+            column=METHOD,
+        )
+    if baseline is not None:
+        same = [m for m in methods if str(m) == str(baseline)]
+        baseline = same[0] if baseline not in methods and len(same) == 1 else baseline
+        if baseline not in methods:
+            raise LeakstatsError(
+                f"baseline: {baseline!r} is not one of the methods "
+                f"({', '.join(map(repr, methods))}). Fix: pass one of them, or baseline=None "
+                "to compare all pairs."
+            )
+    configs = [a for a in arms if a != METHOD]
+    kept, dropped, plans = _pair_up(counts, configs, methods, baseline, missing)
+    restricted = pd.concat(kept, ignore_index=True)
+    from leakstats.estimate import leak_at_k
+
+    per_method = leak_at_k(restricted, k=ks, confidence_level=level, population=population,
+                           by=arms).to_frame()
+    generator = np.random.default_rng(rng)
+    frames = []
+    for key, _, here, group in plans:
+        pairs = _pairs(here, baseline)
+        if test == "bayes":
+            rows = _bayes(group, here, pairs, ks, population, level, bayes_options, generator)
+        else:
+            n, c = _aligned(group, here)
+            rows = _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples,
+                                generator)
+        frame = pd.DataFrame(rows)
+        for name, value in zip(configs, key, strict=True):
+            frame[name] = value
+        frames.append(frame)
+    diffs = pd.concat(frames, ignore_index=True)
+    diffs["confidence_level"] = level
+    diffs["population"] = population
+    diffs = _adjust(diffs, correction, 1 - level)
+    diffs = diffs[[*configs, *DIFFERENCE_COLUMNS]]
+    for name in configs:
+        diffs[name] = diffs[name].astype(counts[name].dtype)
+    columns = [*arms, "prompt_id", "n_samples", "n_leaked"]
+    dropped_table = (pd.concat(dropped, ignore_index=True)[columns] if dropped
+                     else pd.DataFrame({c: pd.Series(dtype=counts[c].dtype) for c in columns}))
+    return CompareResult(
+        methods_table=per_method,
+        differences_table=diffs,
+        dropped_table=dropped_table,
+        configs=tuple(configs),
+        methods=tuple(methods),
+        baseline=baseline,
+        test=test,
+        correction=correction,
+        confidence_level=level,
+        population=population,
+        n_resamples=n_resamples,
+    )
+
+
+class _CallableModule(types.ModuleType):
+    """This module and the public function share the name ``leakstats.compare``: importing the
+    module directly (``from leakstats.compare import ...``) binds the package attribute to the
+    module, so the module forwards calls to the function and ``leakstats.compare(...)`` works in
+    any import order."""
+
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -33,8 +33,6 @@ guarantee, not a guarantee for the mean (its coverage is measured in docs/benchm
 from __future__ import annotations
 
 import numbers
-import sys
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,15 +308,3 @@ def certify(
     return CertifyResult(table=table, arms=tuple(arms), confidence_level=level, method=method,
                          epsilon=None if epsilon is None else float(epsilon))
 
-
-class _CallableModule(types.ModuleType):
-    """This module and the public function share the name ``leakstats.certify``: importing the
-    module directly (``from leakstats.certify import ...``) binds the package attribute to the
-    module, so the module forwards calls to the function and ``leakstats.certify(...)`` works in
-    any import order."""
-
-    def __call__(self, *args, **kwargs):
-        return certify(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import sys
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -554,15 +552,3 @@ def compare(
         n_resamples=n_resamples,
     )
 
-
-class _CallableModule(types.ModuleType):
-    """This module and the public function share the name ``leakstats.compare``: importing the
-    module directly (``from leakstats.compare import ...``) binds the package attribute to the
-    module, so the module forwards calls to the function and ``leakstats.compare(...)`` works in
-    any import order."""
-
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -18,8 +18,6 @@ Bayes, closed form). ``"superpopulation"``: E_G[1 - (1 - p)^k] over the populati
 from __future__ import annotations
 
 import numbers
-import sys
-import types
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -605,15 +603,3 @@ def backtest(
     return BacktestResult(table=table, arms=tuple(arms), methods=methods, fit_n=fit_n,
                           confidence_level=level, population=population)
 
-
-class _CallableModule(types.ModuleType):
-    """This module and the public function share the name ``leakstats.extrapolate``: importing
-    the module directly (``from leakstats.extrapolate import ...``) binds the package attribute
-    to the module, so the module forwards calls to the function and
-    ``leakstats.extrapolate(...)`` works in any import order."""
-
-    def __call__(self, *args, **kwargs):
-        return extrapolate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -384,15 +382,3 @@ def plan(
                      "confidence_level": level, "assumptions": note})
     return PlanResult(table=pd.DataFrame(rows), goal=goal, confidence_level=level)
 
-
-class _CallableModule(types.ModuleType):
-    """This module and the public function share the name ``leakstats.plan``: importing the
-    module directly (``from leakstats.plan import ...``) binds the package attribute to the
-    module, so the module forwards calls to the function and ``leakstats.plan(...)`` works in
-    any import order."""
-
-    def __call__(self, *args, **kwargs):
-        return plan(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -229,9 +229,9 @@ class BetaBinomialModel:
     def _sample_density(self, pairs: pd.DataFrame, n_arms: int, options: dict):
         """NUTS on the hand-written density (:mod:`leakstats._bayes_density`).
 
-        The same model as :meth:`_build`, with the log density and its gradient in numpy: PyMC
-        compiles a graph of a few nodes instead of a few dozen C modules, which took most of a
-        first fit's time on a machine with an empty compilation cache. Chains start at the
+        The same model as :meth:`_build`, with the log density and its gradient compiled by
+        numba: PyMC compiles a graph of a few nodes instead of a few dozen C modules, which took
+        most of a first fit's time on a machine with an empty compilation cache. Chains start at the
         posterior mode (plus PyMC's usual jitter), which keeps warm-up short for large data.
         """
         pm, _, _ = _import_pymc()

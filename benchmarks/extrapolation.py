@@ -125,7 +125,9 @@ def run_chunk(args) -> list[dict]:
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     ok = df.dropna(subset=["estimate"]).copy()
     ok["abs_error"] = (ok["estimate"] - ok["truth"]).abs()
-    ok["covered"] = (ok["ci_low"] <= ok["truth"]) & (ok["truth"] <= ok["ci_high"])
+    # 1e-12: where the counts determine the truth exactly (e.g. every prompt either never
+    # leaks or leaks in every run of 50), estimate, limits and truth agree up to round-off
+    ok["covered"] = (ok["ci_low"] <= ok["truth"] + 1e-12) & (ok["truth"] <= ok["ci_high"] + 1e-12)
     ok["width"] = ok["ci_high"] - ok["ci_low"]
     g = ok.groupby(["law", "k", "method"], sort=False)
     out = g.agg(reps=("abs_error", "size"), truth=("truth", "mean"), mae=("abs_error", "mean"),
@@ -157,11 +159,12 @@ def print_bars(summary: pd.DataFrame, laws) -> None:
             if DEFAULT not in row.index:
                 continue
             cov = row.loc[DEFAULT, "coverage"]
+            mae, mb, mp = (row.loc[m, "mae"] for m in (DEFAULT, BASELINE, POWER))
             lines.append(
-                f"   {law}: auto MAE {row.loc[DEFAULT, 'mae']:.4f} "
-                f"(beta {row.loc[BASELINE, 'mae']:.4f}, power-law {row.loc[POWER, 'mae']:.4f}); "
-                f"coverage {cov:.3f} +- {row.loc[DEFAULT, 'coverage_se']:.3f} "
-                f"[{'MET' if cov >= 0.90 else 'NOT MET'}]"
+                f"   {law}: auto MAE {mae:.4f} (beta {mb:.4f}: "
+                f"{'met' if mae <= mb else 'not met'}; power-law {mp:.4f}, /3: "
+                f"{'met' if mae <= mp / 3 else 'not met'}); coverage {cov:.3f} +- "
+                f"{row.loc[DEFAULT, 'coverage_se']:.3f} [{'MET' if cov >= 0.90 else 'NOT MET'}]"
             )
     print("\n".join(lines))
 
@@ -204,6 +207,22 @@ def backtest_example(n_boot: int, repeats: int) -> None:
     print(per_arm.to_string(float_format="{:.4f}".format))
 
 
+def report(df: pd.DataFrame, note: str) -> None:
+    refused = df[df["selected"] == "refused"].groupby("law")["method"].size()
+    reps = df[(df["method"] == DEFAULT) & (df["k"] == KS[0])].groupby("law").size()
+    print(f"# P={P_PROMPTS}, n={N_SAMPLES}, k={KS}, replications per law: "
+          f"{sorted(set(reps))} ({note})")
+    if len(refused):
+        print("# replications refused (no leak at all):", refused.to_dict())
+    summary = summarise(df)
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(summary.to_string(index=False, float_format="{:.4f}".format))
+    sel = df[(df["method"] == DEFAULT) & (df["k"] == KS[0])]
+    print("\n## auto's selected family (share of replications)")
+    print(pd.crosstab(sel["law"], sel["selected"], normalize="index").round(3).to_string())
+    print_bars(summary, LAWS)
+
+
 def main(argv=None) -> pd.DataFrame | None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200)
@@ -218,9 +237,14 @@ def main(argv=None) -> pd.DataFrame | None:
     ap.add_argument("--backtest-repeats", type=int, default=10)
     ap.add_argument("--no-sim", action="store_true", help="skip the simulation")
     ap.add_argument("--out", type=Path, default=None, help="write the raw rows as CSV")
+    ap.add_argument("--from-csv", type=Path, default=None,
+                    help="summarise the raw rows of an earlier run instead of simulating")
     args = ap.parse_args(argv)
     df = None
-    if not args.no_sim:
+    if args.from_csv is not None:
+        df = pd.read_csv(args.from_csv)
+        report(df, args.from_csv.name)
+    elif not args.no_sim:
         laws = list(LAWS) + (list(STRESS) if args.stress else [])
         jobs = []
         for i, law in enumerate(laws):
@@ -234,18 +258,7 @@ def main(argv=None) -> pd.DataFrame | None:
         with ProcessPoolExecutor(args.workers) as pool:
             rows = [r for rs in pool.map(run_chunk, jobs) for r in rs]
         df = pd.DataFrame(rows)
-        refused = df[df["selected"] == "refused"].groupby("law")["method"].size()
-        print(f"# P={P_PROMPTS}, n={N_SAMPLES}, k={KS}, n_boot={args.n_boot}, "
-              f"{args.reps} replications per law ({time.perf_counter() - t0:.0f} s)")
-        if len(refused):
-            print("# replications refused (no leak at all):", refused.to_dict())
-        summary = summarise(df)
-        with pd.option_context("display.width", 200, "display.max_rows", 500):
-            print(summary.to_string(index=False, float_format="{:.4f}".format))
-        sel = df[(df["method"] == "auto") & (df["k"] == KS[0])]
-        print("\n## auto's selected family (share of replications)")
-        print(pd.crosstab(sel["law"], sel["selected"], normalize="index").round(3).to_string())
-        print_bars(summary, LAWS)
+        report(df, f"n_boot={args.n_boot}, {time.perf_counter() - t0:.0f} s")
         if args.out:
             df.to_csv(args.out, index=False)
     if args.backtest:

@@ -117,10 +117,11 @@ class ArmData:
 
 
 def fit_mle(arm: ArmData, names, population: str):
-    """Full-data and bootstrap fits of the named families with their predictions.
+    """Full-data and bootstrap fits of the named families, and the full-data predictions.
 
-    Returns {name: dict(theta, loglik, aic, point (A,), boot_mean (B, A), boot_var (B, A),
-    boot_aic (B,))} over all k of the arm (A = len(arm.all_ks)).
+    Returns {name: dict(theta, loglik, aic, point (A,), boot_theta (B, p), boot_aic (B,))}
+    over all k of the arm (A = len(arm.all_ks)); bootstrap predictions are computed on
+    demand by :func:`boot_moments` (``auto`` needs them only where a family was selected).
     """
     fits = em.fit_families(arm.pairs, names)
     boots = em.bootstrap_fits(arm.pairs, fits, arm.boot_weight)
@@ -130,17 +131,24 @@ def fit_mle(arm: ArmData, names, population: str):
         theta, ll = fits[name]
         point, _ = em.predict(family, theta, arm.pairs, arm.all_ks, population)
         boot_theta, boot_ll = boots[name]
-        mean, var = em.predict(family, boot_theta, arm.pairs, arm.all_ks, population)
         out[name] = {
             "theta": theta,
             "loglik": ll,
             "aic": -2 * ll + 2 * family.n_params,
             "point": point[0],
-            "boot_mean": mean,
-            "boot_var": var,
+            "boot_theta": boot_theta,
             "boot_aic": -2 * boot_ll + 2 * family.n_params,
         }
     return out
+
+
+def boot_moments(arm: ArmData, name: str, fit: dict, population: str, rows=None):
+    """Predictive (mean, var), each (B', A), of the bootstrap fits (all or the given rows)."""
+    theta = fit["boot_theta"] if rows is None else fit["boot_theta"][rows]
+    if theta.shape[0] == 0:
+        empty = np.empty((0, arm.all_ks.size))
+        return empty, empty
+    return em.predict(em.FAMILIES[name], theta, arm.pairs, arm.all_ks, population)
 
 
 def _asymptote_label(name: str) -> str:
@@ -151,7 +159,8 @@ def _asymptote_label(name: str) -> str:
 
 def family_prediction(arm: ArmData, name: str, fit: dict, level: float, population: str):
     family = em.FAMILIES[name]
-    est, se, lo, hi = _interval(fit["point"], fit["boot_mean"], fit["boot_var"], level)
+    mean, var = boot_moments(arm, name, fit, population)
+    est, se, lo, hi = _interval(fit["point"], mean, var, level)
     what = "fixed-prompt posterior spread included; " if population == "prompts" else ""
     label = (
         f"{family.label} MLE; prompt bootstrap (B={arm.n_boot}), refitted; {what}"
@@ -167,9 +176,11 @@ def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv:
     chosen = int(np.argmin(aic))
     boot_aic = np.stack([fits[n]["boot_aic"] for n in names])  # (F, B)
     pick = np.argmin(boot_aic, axis=0)  # (B,)
-    rows = np.arange(arm.n_boot)
-    mean = np.stack([fits[n]["boot_mean"] for n in names])[pick, rows]
-    var = np.stack([fits[n]["boot_var"] for n in names])[pick, rows]
+    mean = np.empty((arm.n_boot, arm.all_ks.size))
+    var = np.empty_like(mean)
+    for i, name in enumerate(names):
+        rows = np.flatnonzero(pick == i)
+        mean[rows], var[rows] = boot_moments(arm, name, fits[name], population, rows)
     est, se, lo, hi = _interval(fits[names[chosen]]["point"], mean, var, level)
     share = np.bincount(pick, minlength=len(names)) / arm.n_boot
     label = (

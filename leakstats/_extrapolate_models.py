@@ -112,8 +112,9 @@ class Family:
         """Log-likelihood of each distinct pair, (S, D)."""
         raise NotImplementedError
 
-    def pair_leak_moments(self, theta, pairs: Pairs, k: float):
-        """E[leak@k | c] and E[leak@k^2 | c] per pair, (S, D) each; k may be inf."""
+    def pair_leak_moments(self, theta, pairs: Pairs, ks):
+        """Yield, for each k of ``ks``, E[leak@k | c] and E[leak@k^2 | c] per pair, (S, D)
+        each; k may be inf. The posterior weights are computed once for all k."""
         raise NotImplementedError
 
     def population_leak(self, theta, ks) -> np.ndarray:
@@ -196,7 +197,9 @@ class BetaFamily(Family):
         pi0, w, a, b = self.unpack(theta)
         c, n = pairs.c[None, None, :], pairs.n[None, None, :]
         a_, b_ = a[:, :, None], b[:, :, None]
-        ll = pairs.log_choose + betaln(c + a_, n - c + b_) - betaln(a_, b_)  # (S, J, D)
+        # log BetaBinomial(c | n, a, b) (S, J, D); the a, b-only terms are computed per row
+        ll = (pairs.log_choose + gammaln(c + a_) + gammaln(n - c + b_) - gammaln(n + a_ + b_)
+              + (gammaln(a_ + b_) - gammaln(a_) - gammaln(b_)))
         with np.errstate(divide="ignore"):
             comp = (np.log1p(-pi0)[:, None, None] + np.log(w)[:, :, None]) + ll
             zero = np.where(pairs.zero[None, :], np.log(pi0)[:, None], -np.inf)
@@ -231,22 +234,30 @@ class BetaFamily(Family):
             grads.append(ga[:, j] * a[:, j] + gb[:, j] * b[:, j])
         return value, -np.stack(grads, axis=1)
 
-    def pair_leak_moments(self, theta, pairs, k):
+    def pair_leak_moments(self, theta, pairs, ks):
         zero, comp, log_f, (pi0, w, a, b) = self._terms(theta, pairs)
         r0 = np.exp(zero - log_f)
-        if np.isinf(k):
-            m = 1.0 - r0
-            return m, m
         r = np.exp(comp - log_f[:, None, :])
         c, n = pairs.c[None, None, :], pairs.n[None, None, :]
-        a_, b_ = a[:, :, None], b[:, :, None]
-        base = betaln(a_ + c, b_ + n - c)
-        log_r1 = betaln(a_ + c, b_ + n - c + k) - base
-        log_r2 = betaln(a_ + c, b_ + n - c + 2 * k) - base
-        leak = -np.expm1(log_r1)  # 1 - R_k
-        # 1 - 2 R_k + R_2k = (1 - R_k)^2 + (R_2k - R_k^2), the latter >= 0 and tiny-safe
-        spread = np.exp(log_r2) * -np.expm1(np.minimum(2 * log_r1 - log_r2, 0.0))
-        return (r * leak).sum(axis=1), (r * (leak**2 + spread)).sum(axis=1)
+        # R_k = B(x, y + k) / B(x, y) = G(y + k) G(x + y) / (G(y) G(x + y + k))
+        y = b[:, :, None] + n - c
+        xy = a[:, :, None] + b[:, :, None] + n
+        base = gammaln(xy) - gammaln(y)
+
+        def log_ratio(k):
+            return gammaln(y + k) - gammaln(xy + k) + base
+
+        for k in np.asarray(ks, dtype=float):
+            if np.isinf(k):
+                m = 1.0 - r0
+                yield m, m
+                continue
+            log_r1 = log_ratio(k)
+            log_r2 = log_ratio(2 * k)
+            leak = -np.expm1(log_r1)  # 1 - R_k
+            # 1 - 2 R_k + R_2k = (1 - R_k)^2 + (R_2k - R_k^2), the latter >= 0 and tiny-safe
+            spread = np.exp(log_r2) * -np.expm1(np.minimum(2 * log_r1 - log_r2, 0.0))
+            yield (r * leak).sum(axis=1), (r * (leak**2 + spread)).sum(axis=1)
 
     def population_leak(self, theta, ks):
         pi0, w, a, b = self.unpack(theta)
@@ -349,18 +360,21 @@ class LogitNormalFamily(Family):
         grads.append((wt * r1 * post_s).sum(axis=1))
         return value, -np.stack(grads, axis=1)
 
-    def pair_leak_moments(self, theta, pairs, k):
+    def pair_leak_moments(self, theta, pairs, ks):
         zero, comp, log_f, prior, z, q, _ = self._terms(theta, pairs)
         r0 = np.exp(zero - log_f)
-        if np.isinf(k):
-            m = 1.0 - r0
-            return m, m
         x, p, L, offset = pairs.logit_grid()
-        leak = -np.expm1(k * np.log1p(-p))  # (G,)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            m1 = np.where(q > 0, ((prior * leak) @ L.T) / q, 0.0)
-            m2 = np.where(q > 0, ((prior * leak**2) @ L.T) / q, 0.0)
-        return (1.0 - r0) * m1, (1.0 - r0) * m2
+        log_1mp = np.log1p(-p)
+        for k in np.asarray(ks, dtype=float):
+            if np.isinf(k):
+                m = 1.0 - r0
+                yield m, m
+                continue
+            leak = -np.expm1(k * log_1mp)  # (G,)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m1 = np.where(q > 0, ((prior * leak) @ L.T) / q, 0.0)
+                m2 = np.where(q > 0, ((prior * leak**2) @ L.T) / q, 0.0)
+            yield (1.0 - r0) * m1, (1.0 - r0) * m2
 
     def population_leak(self, theta, ks):
         theta, pi0, m, s = self._ms(theta)
@@ -538,8 +552,7 @@ def fixed_prompt_moments(family: Family, theta, pairs: Pairs, ks):
     mean = np.empty((theta.shape[0], ks.size))
     var = np.empty_like(mean)
     P = pairs.n_prompts
-    for j, k in enumerate(ks):
-        m1, m2 = family.pair_leak_moments(theta, pairs, k)
+    for j, (m1, m2) in enumerate(family.pair_leak_moments(theta, pairs, ks)):
         mean[:, j] = m1 @ pairs.weight / P
         var[:, j] = np.maximum(m2 - m1 * m1, 0.0) @ pairs.weight / P**2
     return np.clip(mean, 0.0, 1.0), var
@@ -636,11 +649,13 @@ def bootstrap_fits(pairs: Pairs, fits: dict, weight) -> dict:
         family = FAMILIES[name]
         theta_hat = np.repeat(np.atleast_2d(fits[name][0]), S, axis=0)
         warm = [theta_hat]
-        if family.zero_inflated:
-            near_zero = theta_hat[0, 0] < -4.0
-            warm.append(_with_pi0(theta_hat, inward if near_zero else -8.0))
         nested = {"zi-beta": "beta", "zi-beta-mix": "beta-mix",
                   "zi-logit-normal": "logit-normal"}.get(name)
+        if family.zero_inflated:
+            if theta_hat[0, 0] < -4.0:  # full-data optimum at pi0 ~ 0: also start inside
+                warm.append(_with_pi0(theta_hat, inward))
+            elif nested not in out:  # else the nested family's optimum is the pi0 ~ 0 start
+                warm.append(_with_pi0(theta_hat, -8.0))
         if nested in out:
             warm.append(np.c_[np.full(S, -8.0), out[nested][0]])
         if name == "beta-mix" and "beta" in out:

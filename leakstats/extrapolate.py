@@ -250,7 +250,7 @@ def _check_arm(group: pd.DataFrame, label: str) -> None:
 
 def _curve_grid(ks: np.ndarray, n_max: int) -> np.ndarray:
     top = max(int(ks.max()), n_max)
-    return np.unique(np.round(np.geomspace(1, top, 15)).astype(np.int64))
+    return np.unique(np.round(np.geomspace(1, top, 12)).astype(np.int64))
 
 
 def _observed_grid(n_min: int) -> np.ndarray:

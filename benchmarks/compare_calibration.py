@@ -17,8 +17,12 @@ Tests (the array-level functions that compare() calls, leakstats/_compare_tests.
   unpaired-welch    the baseline
 
 Also (--plan-only): plan("compare") sizes checked by simulating the permutation test at them.
+And (--bayes): compare(test="bayes") end to end (PairedLogitModel, NUTS), a difference called
+significant when its 95% credible interval excludes 0; slower (one MCMC fit per replication), so
+on smaller null scenarios and fewer replications.
 
 Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--workers 2]
+      nice -n 10 python benchmarks/compare_calibration.py --bayes [--bayes-reps 200]
       nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
 """
 
@@ -172,6 +176,49 @@ def plan_check(reps: int, workers: int, n_resamples: int) -> None:
               f"{row['achieved'].iloc[0]:.3f} | {r:.3f} ({np.sqrt(r * (1 - r) / reps):.3f}) |")
 
 
+BAYES_SCENARIOS = [  # (law, prompts, samples per prompt)
+    ("heterogeneous", 100, 50),
+    ("frequent", 50, 20),
+]
+
+
+def _bayes_rep(args) -> dict:
+    scenario, P, n, seed, draws = args
+    import leakstats
+
+    rng = np.random.default_rng(seed)
+    p = law(scenario, P, rng)
+    frames = [pd.DataFrame({"method": m, "prompt_id": np.arange(P), "n_samples": n,
+                            "n_leaked": rng.binomial(n, p)}) for m in ("A", "B")]
+    counts = pd.concat(frames, ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = leakstats.compare(counts, k=[int(k) for k in KS], test="bayes", rng=rng,
+                                bayes_options={"draws": draws, "tune": draws, "chains": 2})
+    return {int(r.k): bool(r.significant) for r in res.differences_table.itertuples()}
+
+
+def bayes_check(reps: int, workers: int, draws: int) -> None:
+    print(f"## Type I error of compare(test='bayes') at 95% (share of replications whose credible "
+          f"interval of the difference excludes 0; {reps} replications, 2 chains x {draws} "
+          f"draws)\n")
+    print("| scenario | P | n | k | rejection rate (MC SE) |")
+    print("|---|---:|---:|---:|---:|")
+    for s, (name, P, n) in enumerate(BAYES_SCENARIOS):
+        t0 = time.perf_counter()
+        jobs = [(name, P, n, (900 + s, r), draws) for r in range(reps)]
+        if workers <= 1:
+            out = [_bayes_rep(j) for j in jobs]
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                out = list(pool.map(_bayes_rep, jobs))
+        frame = pd.DataFrame(out)
+        for k in KS:
+            r = float(frame[int(k)].mean())
+            print(f"| {name} | {P} | {n} | {k} | {r:.3f} ({np.sqrt(r * (1 - r) / reps):.3f}) |")
+        print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2000)
@@ -181,7 +228,14 @@ def main() -> None:
     parser.add_argument("--plan-only", action="store_true",
                         help="only the plan('compare') check")
     parser.add_argument("--plan-reps", type=int, default=1000)
+    parser.add_argument("--bayes", action="store_true",
+                        help="only the type I error of compare(test='bayes')")
+    parser.add_argument("--bayes-reps", type=int, default=200)
+    parser.add_argument("--bayes-draws", type=int, default=500)
     args = parser.parse_args()
+    if args.bayes:
+        bayes_check(args.bayes_reps, args.workers, args.bayes_draws)
+        return
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)
         return

@@ -8,7 +8,9 @@
    k = 10 n (extrapolation), over the same prior draws, and over a grid of fixed truths that
    includes rare leaks and zero-inflated laws.
 
-Run:  python benchmarks/sbc.py [--reps 200] [--grid-reps 100] [--out docs/sbc.csv]
+Run:  python benchmarks/sbc.py [--reps 200] [--grid-reps 100] [--out docs/sbc.csv] [--seed S]
+      python benchmarks/sbc.py --report a.csv [b.csv ...]   (pooled report of earlier runs)
+Independent processes with different --seed values can run side by side and be pooled.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def one_rep(mu, kappa, pi0, P, n, ks, rng, seed, draws, tune):
 
 
 def main(argv=None) -> None:
-    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--report":
-        df = pd.read_csv(sys.argv[2])
+    if argv is None and len(sys.argv) >= 3 and sys.argv[1] == "--report":
+        df = pd.concat([pd.read_csv(f) for f in sys.argv[2:]], ignore_index=True)
         n = 50
         report(df, np.array([1, n, 10 * n]), 100, n, 500, float("nan"))
         return
@@ -82,11 +84,13 @@ def main(argv=None) -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--sampler", default="pymc", help="nuts_sampler for the fits")
+    ap.add_argument("--seed", type=int, default=20261128,
+                    help="seed of the study (use distinct seeds for runs to be pooled)")
     args = ap.parse_args(argv)
     global SAMPLER
     SAMPLER = args.sampler
     pr = Priors()
-    rng = np.random.default_rng(20261128)
+    rng = np.random.default_rng(args.seed)
     P, n = args.P, args.n
     ks = np.array([1, n, 10 * n])
     grid = [("rare: mu=1e-3, kappa=50, pi0=0", 1e-3, 50.0, 0.0),
@@ -111,7 +115,8 @@ def main(argv=None) -> None:
             name = "sbc"
         else:
             name, mu, kappa, pi0 = item
-        row = one_rep(mu, kappa, pi0, P, n, ks, rng, i, args.draws, args.draws)
+        fit_seed = i if args.seed == 20261128 else [args.seed, i]
+        row = one_rep(mu, kappa, pi0, P, n, ks, rng, fit_seed, args.draws, args.draws)
         rows.append({"study": name, "mu": mu, "kappa": kappa, "pi0": pi0, **row})
         if args.out:
             pd.DataFrame(rows).to_csv(args.out, index=False)

@@ -22,6 +22,7 @@ The Monte Carlo standard error of a coverage c over R replications is sqrt(c (1 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -179,12 +180,14 @@ def speed(n_boot: int) -> None:
                            "n_leaked": rng.binomial(n, p)})
     pairs = counts.groupby(["n_samples", "n_leaked"]).ngroups
     print(f"\n## Speed: {P:,} prompts, n in 100..200, {pairs:,} distinct (n, c) pairs, "
-          f"n_boot={n_boot}")
+          f"n_boot={n_boot} (wall and CPU seconds; load average {os.getloadavg()[0]:.1f})")
+    extrapolate(counts, k=[1000], method="beta", n_boot=50, rng=0)  # warm imports
     for method in ("zi-beta", "beta", "beta-mix", "logit-normal", "zi-logit-normal", "auto",
                    "power-law"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         extrapolate(counts, k=[1000, 10_000], method=method, n_boot=n_boot, rng=0)
-        print(f"  {method:16s} {time.perf_counter() - t0:6.2f} s")
+        print(f"  {method:16s} {time.perf_counter() - t0:6.2f} s wall "
+              f"{time.process_time() - c0:6.2f} s CPU")
 
 
 def backtest_example(n_boot: int, repeats: int) -> None:

@@ -207,8 +207,12 @@ def bayes_check(reps: int, workers: int, draws: int) -> None:
     for s, (name, P, n) in enumerate(BAYES_SCENARIOS):
         t0 = time.perf_counter()
         jobs = [(name, P, n, (900 + s, r), draws) for r in range(reps)]
-        if workers <= 1:
-            out = [_bayes_rep(j) for j in jobs]
+        if workers <= 1:  # one at a time, each result printed as it ends (a partial run counts)
+            out = []
+            for j in jobs:
+                out.append(_bayes_rep(j))
+                print(f"  rep {len(out)}: " + ", ".join(f"k={k}: {'reject' if v else 'keep'}"
+                                                        for k, v in out[-1].items()), flush=True)
         else:
             with ProcessPoolExecutor(workers) as pool:
                 out = list(pool.map(_bayes_rep, jobs))

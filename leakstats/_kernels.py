@@ -94,8 +94,9 @@ def log_q(n, c, k) -> np.ndarray:
 
 
 def leak_at_k_unbiased(n, c, k) -> np.ndarray:
-    """Unbiased per-prompt leak@k estimate ``1 - C(n-c, k)/C(n, k)``, elementwise."""
-    return -np.expm1(log_q(n, c, k))
+    """Unbiased per-prompt leak@k estimate ``1 - C(n-c, k)/C(n, k)``, elementwise (0.0, not
+    -0.0, for a prompt that never leaked)."""
+    return 0.0 - np.expm1(log_q(n, c, k))
 
 
 def fixed_variance_unbiased(n, c, k) -> np.ndarray:

@@ -529,7 +529,8 @@ class CallableJudge(Judge):
 
 
 _SPECS = "rouge[:T], rouge-f1[:T], rouge-precision[:T], contains, exact, mc, " \
-         "keyword:A|B[|...], keyword-any:A|B, regex:PATTERN, nli:MODEL[@T]"
+         "keyword:A|B[|...], keyword-any:A|B, keywords, keywords-any, regex:PATTERN, " \
+         "nli:MODEL[@T]"
 
 
 def make_judge(spec: str | Judge | Callable) -> Judge:
@@ -537,12 +538,16 @@ def make_judge(spec: str | Judge | Callable) -> Judge:
 
     Specs: ``rouge:0.4`` (ROUGE-L recall >= 0.4; ``rouge`` alone is 0.4), ``rouge-f1:0.5``,
     ``contains``, ``exact``, ``mc`` (multiple choice), ``keyword:Paris|1850`` (all),
-    ``keyword-any:Paris|1850``, ``regex:PATTERN``, ``nli:MODEL`` or ``nli:MODEL@0.7``.
+    ``keyword-any:Paris|1850``, ``keywords`` / ``keywords-any`` alone (each prompt's own
+    ``keywords`` field: all of them / any), ``regex:PATTERN``, ``nli:MODEL`` or
+    ``nli:MODEL@0.7``.
 
     Examples
     --------
     >>> [make_judge(s).name for s in ("rouge", "exact", "mc", "nli:some/model@0.7")]
     ['rougeL_recall>=0.4', 'exact_match>=1', 'choice_correct>=1', 'nli_entailment>=0.7']
+    >>> make_judge("keywords-any").score(["born in Oslo"], [{"keywords": ["Oslo", "1901"]}])
+    array([1.])
     """
     if isinstance(spec, Judge):
         return spec
@@ -553,7 +558,7 @@ def make_judge(spec: str | Judge | Callable) -> Judge:
             f"argument 'judge': expected a judge spec, a Judge or a callable, got {spec!r}. "
             f"Fix: use one of {_SPECS}."
         )
-    head, _, arg = spec.strip().partition(":")
+    head, colon, arg = spec.strip().partition(":")
     head = head.lower()
 
     def number(text: str, default: float) -> float:
@@ -577,11 +582,13 @@ def make_judge(spec: str | Judge | Callable) -> Judge:
         return MultipleChoice()
     if head in ("keyword", "keywords", "keyword-any", "keywords-any"):
         words = tuple(w.strip() for w in arg.split("|") if w.strip())
-        if not words:
+        if colon and not words:
             raise LeakstatsError(
-                f"argument 'judge': {spec!r} names no keyword. Fix: write keyword:Paris|1850."
+                f"argument 'judge': {spec!r} names no keyword. Fix: write keyword:Paris|1850, "
+                f"or keywords-any (each prompt's own keywords)."
             )
-        return KeywordJudge(keywords=words, require="any" if head.endswith("any") else "all")
+        return KeywordJudge(keywords=words or None,
+                            require="any" if head.endswith("any") else "all")
     if head == "regex":
         return RegexJudge(pattern=arg)
     if head == "nli":

@@ -21,6 +21,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["image_format", "plot_leak_curve", "plot_prompt_forest", "save_figure"]
 
 
+def error_bars(est, low, high) -> list:
+    """Error-bar lengths for ``errorbar(xerr=...)``, never negative: an exact posterior mean
+    may fall a rounding error (or, for zero-inflated posteriors, more) outside a Monte Carlo
+    equal-tailed interval, and then the bar spans only the interval.
+
+    >>> error_bars([0.5, 0.1], [0.4, 0.1000001], [0.7, 0.2])
+    [array([0.1, 0. ]), array([0.2, 0.1])]
+    """
+    est, low, high = (np.asarray(v, dtype=float) for v in (est, low, high))
+    return [np.clip(est - low, 0, None), np.clip(high - est, 0, None)]
+
+
 def _import_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
@@ -303,8 +315,7 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
         _, ax = plt.subplots(figsize=(6.5, 0.3 * len(table) + 1.2))
     y = np.arange(len(table))
     mean = table["leak_mean"].to_numpy(dtype=float)
-    ax.errorbar(mean, y, xerr=[mean - table["leak_low"].to_numpy(dtype=float),
-                               table["leak_high"].to_numpy(dtype=float) - mean],
+    ax.errorbar(mean, y, xerr=error_bars(mean, table["leak_low"], table["leak_high"]),
                 fmt="o", capsize=2)
     arms = list(model.arms_)
     labels = []
@@ -394,7 +405,7 @@ def plot_difference_forest(result: Any, k: int | None = None, ax: Axes | None = 
     for filled in (True, False):
         sel = sig == filled
         if sel.any():
-            ax.errorbar(est[sel], y[sel], xerr=[est[sel] - lo[sel], hi[sel] - est[sel]],
+            ax.errorbar(est[sel], y[sel], xerr=error_bars(est[sel], lo[sel], hi[sel]),
                         fmt="o", capsize=2, color="C0",
                         markerfacecolor="C0" if filled else "white")
     ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")

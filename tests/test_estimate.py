@@ -69,6 +69,9 @@ def test_per_prompt(counts):
     assert row["estimate"].item() == pytest.approx(1 - (25 * 24) / (30 * 29))
     mean = pp.groupby(["method", "k"])["estimate"].mean().to_numpy()
     np.testing.assert_allclose(mean, res.to_frame()["estimate"].to_numpy())
+    # a prompt that never leaked shows 0.0, not -0.0
+    zero = pp["n_leaked"] == 0
+    assert zero.any() and not np.signbit(pp.loc[zero, "estimate"]).any()
 
 
 def test_result_is_frozen_and_copies(counts):

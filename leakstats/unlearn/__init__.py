@@ -57,7 +57,7 @@ __all__ = [
 #: retrain reference on the retain split); ``unlearn``: one TrainConfig per method; ``rule``:
 #: keyword arguments of :func:`rule`; ``greedy``: of :func:`greedy_answers`. Measured times
 #: and ROUGE-L are in docs/unlearn.md.
-def _preset(forget: int, retain: int, rounds: int, rule_steps: int) -> dict:
+def _preset(forget: int, retain: int, rounds: int, rule_steps: int, rule_tokens: int) -> dict:
     batch = min(10, forget)
 
     def config(**kw) -> TrainConfig:
@@ -68,13 +68,13 @@ def _preset(forget: int, retain: int, rounds: int, rule_steps: int) -> dict:
         "finetune": config(epochs=8),
         "unlearn": {m: config(epochs=2) for m in METHODS},
         "rule": {"method": "npo", "rounds": rounds, "n": 4, "temperature": 1.0, "top_p": 1.0,
-                 "max_new_tokens": 32, "judge": "keywords-any",
+                 "max_new_tokens": rule_tokens, "judge": "keywords-any",
                  "config": config(steps=rule_steps)},
         "greedy": {"max_new_tokens": 48},
     }
 
 
 PRESETS: dict[str, dict] = {
-    "default": _preset(forget=20, retain=30, rounds=2, rule_steps=4),
-    "quick": _preset(forget=6, retain=6, rounds=1, rule_steps=2),
+    "default": _preset(forget=20, retain=30, rounds=2, rule_steps=4, rule_tokens=32),
+    "quick": _preset(forget=6, retain=6, rounds=1, rule_steps=2, rule_tokens=16),
 }

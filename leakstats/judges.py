@@ -529,7 +529,7 @@ class CallableJudge(Judge):
 
 
 _SPECS = "rouge[:T], rouge-f1[:T], rouge-precision[:T], contains, exact, mc, " \
-         "keyword:A|B[|...], keyword-any:A|B, keywords, keywords-any, regex:PATTERN, " \
+         "keyword:A|B[|...], keyword-any:A|B, keywords[-all], keywords-any, regex:PATTERN, " \
          "nli:MODEL[@T]"
 
 
@@ -538,9 +538,9 @@ def make_judge(spec: str | Judge | Callable) -> Judge:
 
     Specs: ``rouge:0.4`` (ROUGE-L recall >= 0.4; ``rouge`` alone is 0.4), ``rouge-f1:0.5``,
     ``contains``, ``exact``, ``mc`` (multiple choice), ``keyword:Paris|1850`` (all),
-    ``keyword-any:Paris|1850``, ``keywords`` / ``keywords-any`` alone (each prompt's own
-    ``keywords`` field: all of them / any), ``regex:PATTERN``, ``nli:MODEL`` or
-    ``nli:MODEL@0.7``.
+    ``keyword-any:Paris|1850``, ``keywords`` (or ``keywords-all``) / ``keywords-any`` alone
+    (each prompt's own ``keywords`` field: all of them / any), ``regex:PATTERN``,
+    ``nli:MODEL`` or ``nli:MODEL@0.7``.
 
     Examples
     --------
@@ -580,7 +580,8 @@ def make_judge(spec: str | Judge | Callable) -> Judge:
         return ContainmentJudge(mode=head)
     if head in ("mc", "choice", "multiple-choice"):
         return MultipleChoice()
-    if head in ("keyword", "keywords", "keyword-any", "keywords-any"):
+    if head in ("keyword", "keywords", "keyword-any", "keywords-any", "keyword-all",
+                "keywords-all"):
         words = tuple(w.strip() for w in arg.split("|") if w.strip())
         if colon and not words:
             raise LeakstatsError(

@@ -272,17 +272,15 @@ def _check_settings(s: DemoSettings, methods: tuple[str, ...]) -> None:
 
 
 def demo_judge(spec: str):
-    """The judge of a demo judge spec: ``"keywords-any"`` / ``"keywords-all"`` are
-    :class:`leakstats.judges.KeywordJudge` on each fact's own keywords (one / all of them
-    required); other specs go to :func:`leakstats.judges.make_judge`.
+    """The judge of a demo judge spec (:func:`leakstats.judges.make_judge`):
+    ``"keywords-any"`` / ``"keywords-all"`` are :class:`leakstats.judges.KeywordJudge` on each
+    fact's own keywords (one / all of them required).
 
     Examples
     --------
     >>> [demo_judge(s).name for s in ("keywords-any", "keywords-all", "rouge:0.4")]
     ['keywords_any>=1', 'keywords_all>=1', 'rougeL_recall>=0.4']
     """
-    from leakstats.judges import KeywordJudge, make_judge
+    from leakstats.judges import make_judge
 
-    if spec in JUDGE_SPECS:
-        return KeywordJudge(require=spec.removeprefix("keywords-"))
     return make_judge(spec)

@@ -7,6 +7,8 @@ priors give at a fixed truth from Monte Carlo error of NUTS. A check against NUT
 Monte Carlo error in all four grid cells (2026-11-29; docs/benchmarks.md).
 
 Run:  python benchmarks/bayes_exact.py MU,KAPPA,PI0 P N REPS [zi|plain] [LOGKAPPA_MEAN,SD]
+                                        [LOGITMU_MEAN,SD]
+      python benchmarks/bayes_exact.py --check   (quadrature against NUTS, one dataset per cell)
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def main(argv) -> None:
     P, n, R = int(argv[1]), int(argv[2]), int(argv[3])
     zi = (argv[4] if len(argv) > 4 else "zi") == "zi"
     lk = tuple(float(v) for v in argv[5].split(",")) if len(argv) > 5 else (1.0, 2.5)
-    pr = {"logit_mu": (-3.0, 2.5), "log_kappa": lk, "pi0": (1.0, 1.0)}
+    lm = tuple(float(v) for v in argv[6].split(",")) if len(argv) > 6 else (-3.0, 2.5)
+    pr = {"logit_mu": lm, "log_kappa": lk, "pi0": (1.0, 1.0)}
     rng = np.random.default_rng(11)
     ks = np.array([1, n, 10 * n], float)
     cover, above, below, leaking = np.zeros(3), np.zeros(3), np.zeros(3), 0
@@ -98,5 +101,49 @@ def main(argv) -> None:
           f"{fmt(f'{v:.3f}' for v in below / R)} | {R} |", flush=True)
 
 
+CELLS = [(1e-3, 50.0, 0.0), (0.02, 2.0, 0.7), (0.05, 0.5, 0.3), (0.3, 5.0, 0.1)]
+
+
+def check() -> None:
+    """NUTS (fit_bayes, 2 x 4,000 draws) beside the quadrature: quantiles, one dataset per cell."""
+    import warnings
+
+    import pandas as pd
+
+    import leakstats
+
+    pr = {"logit_mu": (-3.0, 2.5), "log_kappa": (1.0, 2.5), "pi0": (1.0, 1.0)}
+    ks = np.array([1, 50, 500.0])
+    for seed, (mu, kappa, pi0) in enumerate(CELLS, start=1):
+        rng = np.random.default_rng(seed)
+        P, n = 100, 50
+        p = rng.beta(mu * kappa, (1 - mu) * kappa, size=P)
+        p[rng.random(P) < pi0] = 0
+        c = rng.binomial(n, p)
+        counts = pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n, "n_leaked": c})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = leakstats.fit_bayes(counts, draws=4000, tune=1000, chains=2, rng=1)
+        post = fit.idata_.posterior
+        vals, w = np.unique(c, return_counts=True)
+        a, b, z = posterior_draws(vals.astype(float), w.astype(float), n, pr, True, 8000, rng)
+        print(f"mu={mu:g}, kappa={kappa:g}, pi0={pi0:g}: {c.sum()} leaks")
+        for name, nuts, quad in (("log a", np.log(post["a"].values), np.log(a)),
+                                 ("log b", np.log(post["b"].values), np.log(b)),
+                                 ("pi0", post["pi0"].values, z)):
+            q = [0.05, 0.5, 0.95]
+            print(f"  {name}: NUTS {np.round(np.quantile(nuts, q), 3)} "
+                  f"quadrature {np.round(np.quantile(quad, q), 3)}")
+        d_nuts = fit.leak_draws(ks)
+        d_quad = bm.fixed_prompt_draws(vals, np.full(vals.size, n), w, a, b, z, ks, rng)
+        for j, k in enumerate(ks):
+            q = [0.025, 0.5, 0.975]
+            print(f"  leak@{int(k)}: NUTS {np.round(np.quantile(d_nuts[:, j], q), 4)} "
+                  f"quadrature {np.round(np.quantile(d_quad[:, j], q), 4)}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--check"]:
+        check()
+    else:
+        main(sys.argv[1:])

@@ -194,7 +194,8 @@ def _bayes_rep(args) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = leakstats.compare(counts, k=[int(k) for k in KS], test="bayes", rng=rng,
-                                bayes_options={"draws": draws, "tune": draws, "chains": 2})
+                                bayes_options={"draws": draws, "tune": draws, "chains": 2,
+                                              "cores": 1})
     return {int(r.k): bool(r.significant) for r in res.differences_table.itertuples()}
 
 

@@ -509,7 +509,7 @@ def compare_loo(models: dict) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- helpers
 def run_nuts(model, *, draws: int, tune: int, chains: int, target_accept: float, seed: int,
-             sampler: str):
+             sampler: str, cores: int | None = None):
     """NUTS on a PyMC model, quietly (the caller reports diagnostics in its own words)."""
     import logging
 
@@ -518,7 +518,7 @@ def run_nuts(model, *, draws: int, tune: int, chains: int, target_accept: float,
                   random_seed=seed, progressbar=False, compute_convergence_checks=False,
                   nuts_sampler=sampler)
     if sampler == "pymc":
-        kwargs["cores"] = min(chains, 2)
+        kwargs["cores"] = min(chains, 2) if cores is None else cores
     elif sampler == "numpyro":  # one CPU device: chains one after another
         kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
     logger = logging.getLogger("pymc")

@@ -8,6 +8,11 @@
 Sharing u_i across methods is what makes the comparison paired: a prompt that is easy to leak
 is easy under every method, and that variation cancels in the differences. Used by
 ``leakstats.compare(..., test="bayes")``.
+
+NUTS runs on the A + 1 hyper-parameters (alpha, log sigma) with every u_i integrated out by
+quadrature (:mod:`leakstats._paired_kernel`), on the distinct count patterns weighted by
+multiplicity; the u_i are then drawn exactly from their conditional posteriors, one draw per
+prompt per posterior draw, for the posterior of leak@k over the benchmark's own prompts.
 """
 
 from __future__ import annotations
@@ -38,7 +43,12 @@ class PairedLogitModel:
     ----------
     draws, tune, chains, target_accept : NUTS settings.
     nuts_sampler : {"pymc", "numpyro", "nutpie", "blackjax"}
-        As in :class:`BetaBinomialModel`.
+        ``"pymc"`` (default) samples (alpha, log sigma) with the prompt effects integrated out
+        (module doc); the others need a PyTensor graph and sample the same model with every u_i
+        latent (centred, summing to zero so that a common shift cannot trade off against alpha).
+    cores : int, optional
+        Processes for the chains with ``"pymc"`` (default: min(chains, 2)); 1 runs them one
+        after another, e.g. when fits already run in parallel.
     rng : None, int or numpy.random.Generator
         Seed.
 
@@ -51,12 +61,14 @@ class PairedLogitModel:
     """
 
     def __init__(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
-                 target_accept: float = 0.9, nuts_sampler: str = "pymc", rng=None):
+                 target_accept: float = 0.9, nuts_sampler: str = "pymc",
+                 cores: int | None = None, rng=None):
         self.draws = _positive_int("draws", draws, 10)
         self.tune = _positive_int("tune", tune, 10)
         self.chains = _positive_int("chains", chains, 1)
         self.target_accept = float(target_accept)
         self.nuts_sampler = _check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
+        self.cores = None if cores is None else _positive_int("cores", cores, 1)
         self.rng = rng
 
     def fit(self, data, *, by=None) -> PairedLogitModel:
@@ -88,11 +100,53 @@ class PairedLogitModel:
         self._arm = codes
         self._prompt = prompt_codes
         self.prompts_ = prompts
-        self.idata_ = self._sample(counts, codes, prompt_codes, len(uniques), len(prompts))
+        self._patterns(counts, codes, prompt_codes, len(uniques), len(prompts))
+        self._draw_seed = _child_seed(self.rng, 1)
+        if self.nuts_sampler == "pymc":
+            self.idata_ = self._sample_density()
+        else:  # JAX/numba samplers need the model as a PyTensor graph
+            self.idata_ = self._sample(counts, codes, prompt_codes, len(uniques), len(prompts))
         self._warn()
         return self
 
+    def _patterns(self, counts, arm, prompt, n_arms, n_prompts):
+        """Distinct rows of the (prompt x arm) count matrices, with multiplicities."""
+        n = np.zeros((n_prompts, n_arms))
+        c = np.zeros((n_prompts, n_arms))
+        np.add.at(n, (prompt, arm), counts["n_samples"].to_numpy(dtype=float))
+        np.add.at(c, (prompt, arm), counts["n_leaked"].to_numpy(dtype=float))
+        rows, inverse, mult = np.unique(np.hstack([n, c]), axis=0, return_inverse=True,
+                                        return_counts=True)
+        self._pattern_n = np.ascontiguousarray(rows[:, :n_arms])
+        self._pattern_c = np.ascontiguousarray(rows[:, n_arms:])
+        self._pattern_w = mult.astype(np.int64)
+        self._prompt_pattern = inverse.reshape(-1)
+
+    def _sample_density(self):
+        """NUTS on (alpha, log sigma), the prompt effects integrated out (the module doc)."""
+        pm, _, _ = _import_pymc()
+        from leakstats._density_op import DensityOp
+
+        density = PairedDensity(self._pattern_n, self._pattern_c, self._pattern_w)
+        center, factor = density.laplace()
+        white = _Whitened(density, center, factor)
+        with pm.Model() as model:
+            psi = pm.Flat("psi", shape=density.size, initval=np.zeros(density.size))
+            pm.Potential("log_density", DensityOp(white)(psi)[0])
+        idata = run_nuts(model, draws=self.draws, tune=self.tune, chains=self.chains,
+                         target_accept=self.target_accept, seed=_child_seed(self.rng, 0),
+                         sampler="pymc", cores=self.cores)
+        theta = center + idata.posterior["psi"].to_numpy() @ factor.T
+        n_arms = density.n_arms
+        post = idata.posterior.drop_dims("psi_dim_0")
+        post = post.assign_coords(arm=list(range(n_arms)))
+        post["alpha"] = (("chain", "draw", "arm"), theta[..., :n_arms])
+        post["sigma"] = (("chain", "draw"), np.exp(theta[..., n_arms]))
+        idata.posterior = post
+        return idata
+
     def _sample(self, counts, arm, prompt, n_arms, n_prompts):
+        """The same model as a PyTensor graph with latent u_i (for the JAX/numba samplers)."""
         pm, pt, _ = _import_pymc()
         n = counts["n_samples"].to_numpy().astype(float)
         c = counts["n_leaked"].to_numpy().astype(float)
@@ -140,14 +194,22 @@ class PairedLogitModel:
         ks = _parse_k(k).astype(float)
         _check_choice("population", population, ("prompts", "superpopulation"))
         post = self.idata_.posterior
-        alpha = post["alpha"].to_numpy().reshape(-1, len(self.arm_labels_))  # (S, A)
-        sigma = post["sigma"].to_numpy().reshape(-1)
+        alpha = post["alpha"].to_numpy().reshape(-1, len(self.arm_labels_)).astype(float)
+        sigma = post["sigma"].to_numpy().reshape(-1).astype(float)
         if population == "superpopulation":
             x, w = np.polynomial.hermite_e.hermegauss(60)
             w = w / w.sum()
             eta = alpha[:, :, None] + sigma[:, None, None] * x[None, None, :]  # (S, A, Q)
             log1m_p = -np.logaddexp(0.0, eta)  # log(1 - p)
             return np.einsum("saqk,q->sak", -np.expm1(log1m_p[..., None] * ks), w)
+        if "u" not in post:  # u integrated out in the fit: draw it from its conditionals
+            from leakstats._paired_kernel import fixed_leak
+
+            sums = fixed_leak(np.ascontiguousarray(alpha), np.ascontiguousarray(sigma),
+                              self._pattern_n, self._pattern_c, self._pattern_w, ks,
+                              np.random.default_rng(self._draw_seed))
+            seen = (self._pattern_w[:, None] * (self._pattern_n > 0)).sum(axis=0)  # (A,)
+            return sums / seen[None, :, None]
         u = post["u"].to_numpy().reshape(-1, len(self.prompts_))  # (S, P)
         out = np.zeros((alpha.shape[0], alpha.shape[1], ks.size))
         for a in range(alpha.shape[1]):
@@ -201,3 +263,91 @@ class PairedLogitModel:
                                  "diff_low": float(lo[j]), "diff_high": float(hi[j]),
                                  "population": population})
         return pd.DataFrame(rows)
+
+
+class PairedDensity:
+    """log p(alpha, log sigma | data) and its gradient, the prompt effects integrated out.
+
+    Parameters
+    ----------
+    n, c : arrays (D, A)
+        Distinct count patterns (samples and leaks per arm; n = 0 where an arm did not see the
+        prompts); w : (D,) their multiplicities.
+    """
+
+    PRIOR_ALPHA = (-3.0, 2.5)
+    PRIOR_SIGMA_SCALE = 2.5
+
+    def __init__(self, n, c, w):
+        from scipy.special import gammaln
+
+        self.n = np.ascontiguousarray(n, dtype=float)
+        self.c = np.ascontiguousarray(c, dtype=float)
+        self.w = np.asarray(w, dtype=float)
+        self.n_arms = self.n.shape[1]
+        self.size = self.n_arms + 1
+        self.state = np.zeros((self.n.shape[0], 3))
+        mean, sd = self.PRIOR_ALPHA
+        scale = self.PRIOR_SIGMA_SCALE
+        binomial = gammaln(self.n + 1) - gammaln(self.c + 1) - gammaln(self.n - self.c + 1)
+        self.const = float(
+            (self.w[:, None] * binomial).sum()
+            - self.n_arms * np.log(np.sqrt(2 * np.pi) * sd)
+            + np.log(2 / (np.sqrt(2 * np.pi) * scale))
+        )
+
+    def __call__(self, theta) -> tuple[float, np.ndarray]:
+        from leakstats._paired_kernel import log_density
+
+        theta = np.asarray(theta, dtype=float)
+        value, grad = log_density(theta, self.n, self.c, self.w, *self.PRIOR_ALPHA,
+                                  self.PRIOR_SIGMA_SCALE, self.state)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            return -np.inf, np.zeros(theta.size)
+        return value + self.const, grad
+
+    def mode(self) -> np.ndarray:
+        """The posterior mode (L-BFGS from alpha = -3, sigma = 1); the start if that fails."""
+        from scipy.optimize import minimize
+
+        start = np.r_[np.full(self.n_arms, self.PRIOR_ALPHA[0]), 0.0]
+        result = minimize(lambda t: tuple(-v for v in self(t)), start, jac=True,
+                          method="L-BFGS-B")
+        ok = np.all(np.isfinite(result.x)) and np.isfinite(result.fun)
+        return result.x if ok and result.fun <= -self(start)[0] else start
+
+    def laplace(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mode and a Cholesky factor of the inverse Hessian there (identity if that
+        fails): NUTS runs on theta = mode + factor @ psi, in which the posterior is close to
+        a standard normal. The method levels alpha_m are strongly correlated (they share the
+        uncertain centre of the prompt effects), which a diagonal mass matrix adapts to poorly.
+        """
+        mode = self.mode()
+        step = 1e-4
+        hessian = np.empty((self.size, self.size))
+        for j in range(self.size):
+            up, down = mode.copy(), mode.copy()
+            up[j] += step
+            down[j] -= step
+            hessian[:, j] = (self(up)[1] - self(down)[1]) / (2 * step)
+        hessian = -(hessian + hessian.T) / 2
+        try:
+            factor = np.linalg.cholesky(np.linalg.inv(hessian))
+        except np.linalg.LinAlgError:
+            factor = np.eye(self.size)
+        if not np.isfinite(factor).all():
+            factor = np.eye(self.size)
+        return mode, factor
+
+
+class _Whitened:
+    """psi -> (log density, gradient) of theta = center + factor @ psi (constant Jacobian)."""
+
+    def __init__(self, density, center, factor):
+        self.density = density
+        self.center = center
+        self.factor = factor
+
+    def __call__(self, psi):
+        value, grad = self.density(self.center + self.factor @ np.asarray(psi, dtype=float))
+        return value, self.factor.T @ grad

@@ -208,15 +208,12 @@ def bayes_check(reps: int, workers: int, draws: int) -> None:
     for s, (name, P, n) in enumerate(BAYES_SCENARIOS):
         t0 = time.perf_counter()
         jobs = [(name, P, n, (900 + s, r), draws) for r in range(reps)]
-        if workers <= 1:  # one at a time, each result printed as it ends (a partial run counts)
-            out = []
-            for j in jobs:
-                out.append(_bayes_rep(j))
+        out = []  # each result printed as it ends (a partial run counts)
+        with ProcessPoolExecutor(max(workers, 1)) as pool:
+            for result in pool.map(_bayes_rep, jobs):
+                out.append(result)
                 print(f"  rep {len(out)}: " + ", ".join(f"k={k}: {'reject' if v else 'keep'}"
-                                                        for k, v in out[-1].items()), flush=True)
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                out = list(pool.map(_bayes_rep, jobs))
+                                                        for k, v in result.items()), flush=True)
         frame = pd.DataFrame(out)
         for k in KS:
             r = float(frame[int(k)].mean())

@@ -7,7 +7,7 @@ priors give at a fixed truth from Monte Carlo error of NUTS. A check against NUT
 Monte Carlo error in all four grid cells (2026-11-29; docs/benchmarks.md).
 
 Run:  python benchmarks/bayes_exact.py MU,KAPPA,PI0 P N REPS [zi|plain] [LOGKAPPA_MEAN,SD]
-                                        [LOGITMU_MEAN,SD]
+                                        [LOGITMU_MEAN,SD]     (default: leakstats.Priors())
       python benchmarks/bayes_exact.py --check   (quadrature against NUTS, one dataset per cell)
 """
 
@@ -22,6 +22,7 @@ from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leakstats import _bayes_math as bm  # noqa: E402
+from leakstats.bayes import Priors  # noqa: E402
 
 
 def logpost_grid(x, y, z, vals, w, n, pr, zi):
@@ -45,8 +46,10 @@ def logpost_grid(x, y, z, vals, w, n, pr, zi):
 
 def posterior_draws(vals, w, n, pr, zi, S, rng):
     """S draws of (a, b, pi0) from the grid posterior (uniform jitter within cells)."""
-    x = np.linspace(-16, 6, 111)
-    y = np.linspace(-8, 14, 111)
+    # the coarse grid covers the priors' +-4.5 sd (and at least the range used before)
+    (m1, s1), (m2, s2) = pr["logit_mu"], pr["log_kappa"]
+    x = np.linspace(min(-16.0, m1 - 4.5 * s1), max(6.0, m1 + 4.5 * s1), 111)
+    y = np.linspace(min(-8.0, m2 - 4.5 * s2), max(14.0, m2 + 4.5 * s2), 151)
     z = (np.arange(30) + 0.5) / 30 if zi else np.array([0.0])
     for _ in range(2):  # coarse, then a refined box around the mass
         lp = logpost_grid(x, y, z, vals, w, n, pr, zi)
@@ -76,9 +79,10 @@ def main(argv) -> None:
     mu, kappa, pi0 = (float(v) for v in argv[0].split(","))
     P, n, R = int(argv[1]), int(argv[2]), int(argv[3])
     zi = (argv[4] if len(argv) > 4 else "zi") == "zi"
-    lk = tuple(float(v) for v in argv[5].split(",")) if len(argv) > 5 else (1.0, 2.5)
-    lm = tuple(float(v) for v in argv[6].split(",")) if len(argv) > 6 else (-3.0, 2.5)
-    pr = {"logit_mu": lm, "log_kappa": lk, "pi0": (1.0, 1.0)}
+    default = Priors()
+    lk = tuple(float(v) for v in argv[5].split(",")) if len(argv) > 5 else default.log_kappa
+    lm = tuple(float(v) for v in argv[6].split(",")) if len(argv) > 6 else default.logit_mu
+    pr = {"logit_mu": lm, "log_kappa": lk, "pi0": default.pi0}
     rng = np.random.default_rng(11)
     ks = np.array([1, n, 10 * n], float)
     cover, above, below, leaking = np.zeros(3), np.zeros(3), np.zeros(3), 0
@@ -112,7 +116,8 @@ def check() -> None:
 
     import leakstats
 
-    pr = {"logit_mu": (-3.0, 2.5), "log_kappa": (1.0, 2.5), "pi0": (1.0, 1.0)}
+    default = Priors()
+    pr = {"logit_mu": default.logit_mu, "log_kappa": default.log_kappa, "pi0": default.pi0}
     ks = np.array([1, 50, 500.0])
     for seed, (mu, kappa, pi0) in enumerate(CELLS, start=1):
         rng = np.random.default_rng(seed)

@@ -47,14 +47,14 @@ class Priors:
     ``logit_mu`` and ``log_kappa`` are (mean, sd) of normal priors on logit(mu) and log(kappa);
     ``pi0`` is (alpha, beta) of a beta prior on the zero-inflation share.
     The defaults put 95% prior mass on mu in [3.6e-4, 0.88] (rare to frequent leaks), kappa in
-    [0.02, 365] (all-or-nothing to nearly homogeneous prompts) and pi0 uniform. The log(kappa)
-    sd was 1.5 until 2026-11-29: that prior put little mass on large kappa with rare leaks
-    (e.g. mu = 1e-3, kappa = 50), and the credible intervals of leak@k undercovered there
-    (docs/bayes.md, "Calibration").
+    [1.5e-4, 4.9e4] (all-or-nothing to homogeneous prompts) and pi0 uniform. The log(kappa)
+    sd was 1.5, then 2.5, until 2026-11-29: with rare leaks the data say little about kappa,
+    those priors decided it, and the credible intervals of leak@k undercovered when the truth
+    had a large kappa (e.g. mu = 1e-3, kappa = 50; docs/bayes.md, "The model").
     """
 
     logit_mu: tuple[float, float] = (-3.0, 2.5)
-    log_kappa: tuple[float, float] = (1.0, 2.5)
+    log_kappa: tuple[float, float] = (1.0, 5.0)
     pi0: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self):

@@ -10,7 +10,7 @@ them. The default sampler runs PyMC's NUTS on a hand-written density compiled by
 "graph" rows run the same model written as a PyTensor graph (compiled to C), the previous
 default and still the route to the JAX samplers. NumPyro rows are skipped where it is absent.
 
-Run:  python benchmarks/bayes_speed.py
+Run:  python benchmarks/bayes_speed.py [--only WORD,WORD]   (rows whose label has a WORD)
 """
 
 from __future__ import annotations
@@ -127,8 +127,13 @@ def run(code: str, P: int, cold: bool, *extra: str) -> tuple[float, float, float
 
 
 def main() -> None:
+    import argparse
     import importlib.util
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated words: run only the rows "
+                        "whose label contains one of them (e.g. paired,cold)")
+    words = [w for w in parser.parse_args().only.split(",") if w]
     has_numpyro = importlib.util.find_spec("numpyro") is not None
     rows = []
     run(FIT, 1000, False, "pymc")  # fill the warm caches
@@ -146,6 +151,8 @@ def main() -> None:
         ("naive latent-p model, 1,000 prompts, PyMC sampler, warm", NAIVE, 1_000, False, ""),
         ("paired model, 400 prompts x 6 methods, PyMC sampler, warm", PAIRED, 400, False, ""),
     ]:
+        if words and not any(w in label for w in words):
+            continue
         if extra == "numpyro" and not has_numpyro:
             print(f"{label}: skipped (numpyro is not installed)")
             continue

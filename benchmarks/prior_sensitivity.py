@@ -20,8 +20,9 @@ import leakstats  # noqa: E402
 from leakstats import Priors  # noqa: E402
 
 SETTINGS = {
-    "default (log_kappa ~ N(1, 2.5))": Priors(),
-    "log_kappa ~ N(1, 1.5) (the default until 2026-11-29)": Priors(log_kappa=(1.0, 1.5)),
+    "default (log_kappa ~ N(1, 5))": Priors(),
+    "log_kappa ~ N(1, 2.5) (the default until 2026-11-29)": Priors(log_kappa=(1.0, 2.5)),
+    "log_kappa ~ N(1, 1.5) (the default before that)": Priors(log_kappa=(1.0, 1.5)),
     "log_kappa ~ N(0, 1) (more heterogeneous)": Priors(log_kappa=(0.0, 1.0)),
     "pi0 ~ Beta(1, 4) (fewer never-leaking)": Priors(pi0=(1.0, 4.0)),
     "logit_mu ~ N(-6, 1.5) (rarer leaks)": Priors(logit_mu=(-6.0, 1.5)),

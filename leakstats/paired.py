@@ -115,12 +115,10 @@ class PairedLogitModel:
         c = np.zeros((n_prompts, n_arms))
         np.add.at(n, (prompt, arm), counts["n_samples"].to_numpy(dtype=float))
         np.add.at(c, (prompt, arm), counts["n_leaked"].to_numpy(dtype=float))
-        rows, inverse, mult = np.unique(np.hstack([n, c]), axis=0, return_inverse=True,
-                                        return_counts=True)
+        rows, mult = np.unique(np.hstack([n, c]), axis=0, return_counts=True)
         self._pattern_n = np.ascontiguousarray(rows[:, :n_arms])
         self._pattern_c = np.ascontiguousarray(rows[:, n_arms:])
         self._pattern_w = mult.astype(np.int64)
-        self._prompt_pattern = inverse.reshape(-1)
 
     def _sample_density(self):
         """NUTS on (alpha, log sigma), the prompt effects integrated out (the module doc)."""

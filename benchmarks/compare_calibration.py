@@ -200,15 +200,17 @@ def _bayes_rep(args) -> dict:
     return {int(r.k): bool(r.significant) for r in res.differences_table.itertuples()}
 
 
-def bayes_check(reps: int, workers: int, draws: int) -> None:
+def bayes_check(reps: int, workers: int, draws: int, scenarios=None) -> None:
     print(f"## Type I error of compare(test='bayes') at 95% (share of replications whose credible "
           f"interval of the difference excludes 0; {reps} replications, 2 chains x {draws} "
           f"draws)\n")
     print("| scenario | P | n | k | rejection rate (MC SE) |")
     print("|---|---:|---:|---:|---:|")
-    for s, (name, P, n) in enumerate(BAYES_SCENARIOS):
+    for s, (name, P, n) in enumerate(scenarios or BAYES_SCENARIOS):
+        # a scenario of NULL_SCENARIOS gets the data sets of --bayes-laplace's run
+        seed = 700 + NULL_SCENARIOS.index((name, P, n)) if scenarios else 900 + s
         t0 = time.perf_counter()
-        jobs = [(name, P, n, (900 + s, r), draws) for r in range(reps)]
+        jobs = [(name, P, n, (seed, r), draws) for r in range(reps)]
         out = []  # each result printed as it ends (a partial run counts)
         with ProcessPoolExecutor(max(workers, 1)) as pool:
             for result in pool.map(_bayes_rep, jobs):
@@ -277,6 +279,9 @@ def main() -> None:
     parser.add_argument("--bayes-laplace", action="store_true",
                         help="only the Laplace approximation of the Bayesian test, every null "
                         "scenario (--bayes-reps replications each)")
+    parser.add_argument("--bayes-scenario", default="", metavar="NAME,P,N",
+                        help="with --bayes: one of the null scenarios instead of the two "
+                        "default ones (same data sets as --bayes-laplace)")
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
     args = parser.parse_args()
@@ -284,7 +289,13 @@ def main() -> None:
         laplace_check(args.bayes_reps, args.workers)
         return
     if args.bayes:
-        bayes_check(args.bayes_reps, args.workers, args.bayes_draws)
+        chosen = None
+        if args.bayes_scenario:
+            name, P, n = args.bayes_scenario.rsplit(",", 2)
+            chosen = [(name, int(P), int(n))]
+            if chosen[0] not in NULL_SCENARIOS:
+                parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
+        bayes_check(args.bayes_reps, args.workers, args.bayes_draws, chosen)
         return
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)

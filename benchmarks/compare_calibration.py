@@ -265,6 +265,28 @@ def laplace_check(reps: int, workers: int) -> None:
                   flush=True)
 
 
+def laplace_agreement(log: str, scenarios) -> None:
+    """Fit by fit: the Laplace approximation's decision beside the NUTS one from a --bayes log
+    (its "rep i: k=1: reject|keep" lines; the counter restarts with every scenario)."""
+    import re
+
+    runs: list[list[bool]] = []
+    for i, decision in re.findall(r"rep (\d+): k=1: (\w+)", Path(log).read_text()):
+        if i == "1":
+            runs.append([])
+        runs[-1].append(decision == "reject")
+    print("| scenario | P | n | replications | NUTS | Laplace | same decision | NUTS only | "
+          "Laplace only |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s, ((name, P, n), nuts) in enumerate(zip(scenarios, runs, strict=False)):
+        seed = 700 + NULL_SCENARIOS.index((name, P, n)) if scenarios != BAYES_SCENARIOS \
+            else 900 + s
+        nuts = np.array(nuts)
+        lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in range(nuts.size)])
+        print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {lap.mean():.3f} | "
+              f"{(nuts == lap).mean():.3f} | {(nuts & ~lap).sum()} | {(lap & ~nuts).sum()} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2000)
@@ -282,9 +304,19 @@ def main() -> None:
     parser.add_argument("--bayes-scenario", default="", metavar="NAME,P,N",
                         help="with --bayes: one of the null scenarios instead of the two "
                         "default ones (same data sets as --bayes-laplace)")
+    parser.add_argument("--bayes-agree", default="", metavar="LOG",
+                        help="compare the decisions in the output of a --bayes run, fit by "
+                        "fit, with the Laplace approximation's on the same data sets")
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
     args = parser.parse_args()
+    if args.bayes_agree:
+        chosen = BAYES_SCENARIOS
+        if args.bayes_scenario:
+            name, P, n = args.bayes_scenario.rsplit(",", 2)
+            chosen = [(name, int(P), int(n))]
+        laplace_agreement(args.bayes_agree, chosen)
+        return
     if args.bayes_laplace:
         laplace_check(args.bayes_reps, args.workers)
         return

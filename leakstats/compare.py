@@ -435,7 +435,7 @@ def compare(
         same prompts for both methods. ``"glmm"``: prompt-clustered GEE (statsmodels) for
         leak@1; other k use the permutation test (the ``test`` column says so). ``"bayes"``:
         the joint paired model :class:`leakstats.PairedLogitModel`; reports
-        P(leak@k_A > leak@k_B) and credible intervals, no p-values (slow: tens of seconds).
+        P(leak@k_A > leak@k_B) and credible intervals, no p-values (one NUTS fit: seconds).
         ``"auto"``: permutation p-values (population ``"prompts"``) or paired-bootstrap
         p-values (``"superpopulation"``), with paired-bootstrap intervals; both held their
         level in the null simulations of docs/benchmarks.md.

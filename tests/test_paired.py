@@ -71,24 +71,25 @@ def test_integrated_likelihood_matches_adaptive_quadrature(counts, samples):
                 assert exact == pytest.approx(numeric, rel=1e-4, abs=1e-5)
 
 
-def test_conditional_draws_follow_the_conditional_posterior():
+@pytest.mark.parametrize("counts,samples,alpha,sigma", [
+    ((0, 0), (50, 50), -3.0, 2.5), ((5, 7), (50, 50), -2.0, 1.0),
+    ((200, 199), (200, 200), 2.0, 3.0),
+])
+def test_conditional_draws_follow_the_conditional_posterior(counts, samples, alpha, sigma):
     """Draws of u (rejection from the tangent hull) against the CDF computed by quadrature."""
     rng = np.random.default_rng(3)
-    for counts, samples, alpha, sigma in [((0, 0), (50, 50), -3.0, 2.5), ((5, 7), (50, 50),
-                                          -2.0, 1.0), ((200, 199), (200, 200), 2.0, 3.0)]:
-        c, n = np.asarray(counts, float), np.asarray(samples, float)
-        a = np.full(c.size, alpha)
-        out = np.empty(20000)
-        kernel._draw_u(a, n, c, 1 / sigma**2, out.size, out, 0.0, rng)
-        h = _log_integrand(a, sigma, c, n)
-        top = -optimize.minimize_scalar(lambda u: -h(u), bounds=(-80, 80),
-                                        method="bounded").fun
-        grid = np.linspace(out.min() - 5, out.max() + 5, 20001)
-        dens = np.exp([h(u) - top for u in grid])
-        cdf = integrate.cumulative_trapezoid(dens, grid, initial=0.0)
-        cdf /= cdf[-1]
-        # a fixed seed; under exact sampling p is uniform, so p < 1e-3 has chance 1e-3
-        assert stats.kstest(out, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3
+    c, n = np.asarray(counts, float), np.asarray(samples, float)
+    a = np.full(c.size, alpha)
+    out = np.empty(20000)
+    kernel._draw_u(a, n, c, 1 / sigma**2, out.size, out, 0.0, rng)
+    h = _log_integrand(a, sigma, c, n)
+    top = -optimize.minimize_scalar(lambda u: -h(u), bounds=(-80, 80), method="bounded").fun
+    grid = np.linspace(out.min() - 5, out.max() + 5, 20001)
+    dens = np.exp([h(u) - top for u in grid])
+    cdf = integrate.cumulative_trapezoid(dens, grid, initial=0.0)
+    cdf /= cdf[-1]
+    # a fixed seed; under exact sampling p is uniform, so p < 1e-3 has chance 1e-3
+    assert stats.kstest(out, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3
 
 
 def test_fixed_leak_averages_the_conditional_leak_probability():

@@ -13,9 +13,9 @@ the rule converges geometrically: its spacing must resolve the Gaussian core (sc
 for prompts with no leak (or every sample leaking), the double-exponential wall of the
 likelihood, whose scale on the logit axis is 1 whatever n is. Measured against scipy's
 adaptive quadrature the error is below 1e-6 nats per prompt for sigma up to 6
-(tests/test_paired.py). Gauss-Hermite quadrature centred on the mode was tried first and
-rejected: errors up to 0.03 nats per prompt without leaks (a Gaussian tail on one side, a
-double-exponential wall on the other).
+(tests/test_paired.py). Gauss-Hermite quadrature centred on the mode, the usual choice, was
+tried first and rejected: it is inaccurate for prompts without leaks, whose integrand has a
+Gaussian tail on one side and a double-exponential wall on the other.
 
 The gradient uses Fisher's identity: d log L / d theta = E[d log f(u, theta) / d theta] over
 the prompt's conditional posterior of u, on the same grid. ``fixed_leak`` draws each prompt's

@@ -200,15 +200,22 @@ def _bayes_rep(args) -> dict:
     return {int(r.k): bool(r.significant) for r in res.differences_table.itertuples()}
 
 
+def _bayes_seeds(scenarios=None) -> list[tuple[str, int, int, int]]:
+    """(name, P, n, seed) of the Bayesian runs: the two default scenarios (seeds 900, 901), or
+    chosen null scenarios with the seeds of --bayes-laplace's run (700 + their index)."""
+    if scenarios is None:
+        return [(name, P, n, 900 + s) for s, (name, P, n) in enumerate(BAYES_SCENARIOS)]
+    return [(name, P, n, 700 + NULL_SCENARIOS.index((name, P, n)))
+            for name, P, n in scenarios]
+
+
 def bayes_check(reps: int, workers: int, draws: int, scenarios=None) -> None:
     print(f"## Type I error of compare(test='bayes') at 95% (share of replications whose credible "
           f"interval of the difference excludes 0; {reps} replications, 2 chains x {draws} "
           f"draws)\n")
     print("| scenario | P | n | k | rejection rate (MC SE) |")
     print("|---|---:|---:|---:|---:|")
-    for s, (name, P, n) in enumerate(scenarios or BAYES_SCENARIOS):
-        # a scenario of NULL_SCENARIOS gets the data sets of --bayes-laplace's run
-        seed = 700 + NULL_SCENARIOS.index((name, P, n)) if scenarios else 900 + s
+    for name, P, n, seed in _bayes_seeds(scenarios):
         t0 = time.perf_counter()
         jobs = [(name, P, n, (seed, r), draws) for r in range(reps)]
         out = []  # each result printed as it ends (a partial run counts)
@@ -254,9 +261,8 @@ def laplace_check(reps: int, workers: int) -> None:
     print("| scenario | P | n | rejection rate (MC SE) |")
     print("|---|---:|---:|---:|")
     # the null scenarios, then the data sets of the NUTS run (bayes_check's seeds)
-    plan = [(name, P, n, 700 + s, "") for s, (name, P, n) in enumerate(NULL_SCENARIOS)]
-    plan += [(name, P, n, 900 + s, " (the data sets of the NUTS run)")
-             for s, (name, P, n) in enumerate(BAYES_SCENARIOS)]
+    plan = [(*row, "") for row in _bayes_seeds(NULL_SCENARIOS)]
+    plan += [(*row, " (the data sets of the NUTS run)") for row in _bayes_seeds()]
     with ProcessPoolExecutor(max(workers, 1)) as pool:
         for name, P, n, seed, note in plan:
             jobs = [(name, P, n, (seed, r)) for r in range(reps)]
@@ -265,7 +271,7 @@ def laplace_check(reps: int, workers: int) -> None:
                   flush=True)
 
 
-def laplace_agreement(log: str, scenarios) -> None:
+def laplace_agreement(log: str, scenarios=None) -> None:
     """Fit by fit: the Laplace approximation's decision beside the NUTS one from a --bayes log
     (its "rep i: k=1: reject|keep" lines; the counter restarts with every scenario)."""
     import re
@@ -278,9 +284,7 @@ def laplace_agreement(log: str, scenarios) -> None:
     print("| scenario | P | n | replications | NUTS | Laplace | same decision | NUTS only | "
           "Laplace only |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for s, ((name, P, n), nuts) in enumerate(zip(scenarios, runs, strict=False)):
-        seed = 700 + NULL_SCENARIOS.index((name, P, n)) if scenarios != BAYES_SCENARIOS \
-            else 900 + s
+    for (name, P, n, seed), nuts in zip(_bayes_seeds(scenarios), runs, strict=False):
         nuts = np.array(nuts)
         lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in range(nuts.size)])
         print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {lap.mean():.3f} | "
@@ -310,23 +314,19 @@ def main() -> None:
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
     args = parser.parse_args()
+    chosen = None
+    if args.bayes_scenario:
+        name, P, n = args.bayes_scenario.rsplit(",", 2)
+        chosen = [(name, int(P), int(n))]
+        if chosen[0] not in NULL_SCENARIOS:
+            parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
     if args.bayes_agree:
-        chosen = BAYES_SCENARIOS
-        if args.bayes_scenario:
-            name, P, n = args.bayes_scenario.rsplit(",", 2)
-            chosen = [(name, int(P), int(n))]
         laplace_agreement(args.bayes_agree, chosen)
         return
     if args.bayes_laplace:
         laplace_check(args.bayes_reps, args.workers)
         return
     if args.bayes:
-        chosen = None
-        if args.bayes_scenario:
-            name, P, n = args.bayes_scenario.rsplit(",", 2)
-            chosen = [(name, int(P), int(n))]
-            if chosen[0] not in NULL_SCENARIOS:
-                parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
         bayes_check(args.bayes_reps, args.workers, args.bayes_draws, chosen)
         return
     if args.plan_only:

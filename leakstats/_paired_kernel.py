@@ -163,7 +163,7 @@ def log_density(theta, n, c, w, prior_mean, prior_sd, sigma_scale, state):
     for d in range(n.shape[0]):
         nd = n[d]
         cd = c[d]
-        mode, top, lo, hi, scale = _window(alpha, nd, cd, inv_var, state[d])
+        _, top, lo, hi, scale = _window(alpha, nd, cd, inv_var, state[d])
         size = _grid_size(lo, hi, scale)
         du = (hi - lo) / (size - 1)
         ratio = math.exp(du)

@@ -150,8 +150,8 @@ class PairedLogitModel:
         c = counts["n_leaked"].to_numpy().astype(float)
         coords = {"arm": list(range(n_arms)), "prompt": list(range(n_prompts))}
         with pm.Model(coords=coords) as model:
-            alpha = pm.Normal("alpha", -3.0, 2.5, dims="arm")
-            sigma = pm.HalfNormal("sigma", 2.5)
+            alpha = pm.Normal("alpha", *PairedDensity.PRIOR_ALPHA, dims="arm")
+            sigma = pm.HalfNormal("sigma", PairedDensity.PRIOR_SIGMA_SCALE)
             # centred (every prompt carries n_samples x arms samples), and summing to zero so
             # that a shift of all u_i cannot trade off against all alpha_m
             u = pm.ZeroSumNormal("u", sigma=sigma, dims="prompt")

@@ -209,21 +209,23 @@ def _bayes_seeds(scenarios=None) -> list[tuple[str, int, int, int]]:
             for name, P, n in scenarios]
 
 
-def bayes_check(reps: int, workers: int, draws: int, scenarios=None) -> None:
+def bayes_check(reps: int, workers: int, draws: int, scenarios=None, first: int = 0) -> None:
+    """Replications first, ..., first + reps - 1 of each scenario (a later run can extend an
+    earlier one with new data sets: --bayes-first-rep)."""
     print(f"## Type I error of compare(test='bayes') at 95% (share of replications whose credible "
-          f"interval of the difference excludes 0; {reps} replications, 2 chains x {draws} "
-          f"draws)\n")
+          f"interval of the difference excludes 0; {reps} replications from number {first + 1}, "
+          f"2 chains x {draws} draws)\n")
     print("| scenario | P | n | k | rejection rate (MC SE) |")
     print("|---|---:|---:|---:|---:|")
     for name, P, n, seed in _bayes_seeds(scenarios):
         t0 = time.perf_counter()
-        jobs = [(name, P, n, (seed, r), draws) for r in range(reps)]
+        jobs = [(name, P, n, (seed, r), draws) for r in range(first, first + reps)]
         out = []  # each result printed as it ends (a partial run counts)
         with ProcessPoolExecutor(max(workers, 1)) as pool:
             for result in pool.map(_bayes_rep, jobs):
                 out.append(result)
-                print(f"  rep {len(out)}: " + ", ".join(f"k={k}: {'reject' if v else 'keep'}"
-                                                        for k, v in result.items()), flush=True)
+                line = ", ".join(f"k={k}: {'reject' if v else 'keep'}" for k, v in result.items())
+                print(f"  rep {first + len(out)}: {line}", flush=True)
         frame = pd.DataFrame(out)
         for k in KS:
             r = float(frame[int(k)].mean())
@@ -273,20 +275,21 @@ def laplace_check(reps: int, workers: int) -> None:
 
 def laplace_agreement(log: str, scenarios=None) -> None:
     """Fit by fit: the Laplace approximation's decision beside the NUTS one from a --bayes log
-    (its "rep i: k=1: reject|keep" lines; the counter restarts with every scenario)."""
+    (its "rep i: k=1: reject|keep" lines, i counting from --bayes-first-rep + 1; a new scenario
+    starts where the counter goes back)."""
     import re
 
-    runs: list[list[bool]] = []
+    runs: list[dict[int, bool]] = []
     for i, decision in re.findall(r"rep (\d+): k=1: (\w+)", Path(log).read_text()):
-        if i == "1":
-            runs.append([])
-        runs[-1].append(decision == "reject")
+        if not runs or int(i) <= max(runs[-1]):
+            runs.append({})
+        runs[-1][int(i) - 1] = decision == "reject"
     print("| scenario | P | n | replications | NUTS | Laplace | same decision | NUTS only | "
           "Laplace only |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for (name, P, n, seed), nuts in zip(_bayes_seeds(scenarios), runs, strict=False):
-        nuts = np.array(nuts)
-        lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in range(nuts.size)])
+    for (name, P, n, seed), run_ in zip(_bayes_seeds(scenarios), runs, strict=False):
+        nuts = np.array(list(run_.values()))
+        lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in run_])
         print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {lap.mean():.3f} | "
               f"{(nuts == lap).mean():.3f} | {(nuts & ~lap).sum()} | {(lap & ~nuts).sum()} |")
 
@@ -313,6 +316,9 @@ def main() -> None:
                         "fit, with the Laplace approximation's on the same data sets")
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
+    parser.add_argument("--bayes-first-rep", type=int, default=0, metavar="R",
+                        help="with --bayes: start at replication R + 1 (new data sets that "
+                        "extend an earlier run of R replications)")
     args = parser.parse_args()
     chosen = None
     if args.bayes_scenario:
@@ -327,7 +333,8 @@ def main() -> None:
         laplace_check(args.bayes_reps, args.workers)
         return
     if args.bayes:
-        bayes_check(args.bayes_reps, args.workers, args.bayes_draws, chosen)
+        bayes_check(args.bayes_reps, args.workers, args.bayes_draws, chosen,
+                    args.bayes_first_rep)
         return
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)

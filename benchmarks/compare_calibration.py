@@ -183,14 +183,21 @@ BAYES_SCENARIOS = [  # (law, prompts, samples per prompt)
 ]
 
 
+def _null_counts(scenario: str, P: int, n: int, rng: np.random.Generator):
+    """One null data set of the Bayesian runs: leak counts of methods A and B, shared p_i."""
+    p = law(scenario, P, rng)
+    c_a = rng.binomial(n, p)
+    return c_a, rng.binomial(n, p)
+
+
 def _bayes_rep(args) -> dict:
     scenario, P, n, seed, draws = args
     import leakstats
 
     rng = np.random.default_rng(seed)
-    p = law(scenario, P, rng)
+    c_a, c_b = _null_counts(scenario, P, n, rng)
     frames = [pd.DataFrame({"method": m, "prompt_id": np.arange(P), "n_samples": n,
-                            "n_leaked": rng.binomial(n, p)}) for m in ("A", "B")]
+                            "n_leaked": c}) for m, c in (("A", c_a), ("B", c_b))]
     counts = pd.concat(frames, ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -238,15 +245,23 @@ def _laplace_rep(args) -> bool:
     scenario, P, n, seed = args
     from leakstats.paired import PairedDensity
 
-    rng = np.random.default_rng(seed)
-    p = law(scenario, P, rng)
     N = np.full((P, 2), float(n))
-    C = np.c_[rng.binomial(n, p), rng.binomial(n, p)].astype(float)
+    C = np.c_[_null_counts(scenario, P, n, np.random.default_rng(seed))].astype(float)
     rows, mult = np.unique(np.hstack([N, C]), axis=0, return_counts=True)
     mode, factor = PairedDensity(rows[:, :2], rows[:, 2:], mult).laplace()
     cov = factor @ factor.T
     z = (mode[0] - mode[1]) / np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     return bool(abs(z) > 1.959964)
+
+
+def _permutation_rep(args) -> bool:
+    """The exact within-prompt permutation test (k = 1, 999 resamples) on the same data set as
+    the Bayesian run's replication: a reference whose level is known to hold."""
+    scenario, P, n, seed = args
+    c_a, c_b = _null_counts(scenario, P, n, np.random.default_rng(seed))
+    nn = np.full(P, n)
+    p = ct.permutation_test(nn, c_a, nn, c_b, np.array([1]), 999, np.random.default_rng((*seed, 1)))
+    return bool(p[0] < ALPHA)
 
 
 def laplace_check(reps: int, workers: int) -> None:
@@ -285,13 +300,18 @@ def laplace_agreement(log: str, scenarios=None) -> None:
             runs.append({})
         runs[-1][int(i) - 1] = decision == "reject"
     print("| scenario | P | n | replications | NUTS | Laplace | same decision | NUTS only | "
-          "Laplace only |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "Laplace only | permutation test | NUTS - permutation (SE) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (name, P, n, seed), run_ in zip(_bayes_seeds(scenarios), runs, strict=False):
         nuts = np.array(list(run_.values()))
         lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in run_])
-        print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {lap.mean():.3f} | "
-              f"{(nuts == lap).mean():.3f} | {(nuts & ~lap).sum()} | {(lap & ~nuts).sum()} |")
+        perm = np.array([_permutation_rep((name, P, n, (seed, r))) for r in run_])
+        # paired difference of two rates on the same data sets (McNemar): SE from discordance
+        b, c, R = int((nuts & ~perm).sum()), int((perm & ~nuts).sum()), nuts.size
+        se = np.sqrt(b + c - (b - c) ** 2 / R) / R
+        print(f"| {name} | {P} | {n} | {R} | {nuts.mean():.3f} | {lap.mean():.3f} | "
+              f"{(nuts == lap).mean():.3f} | {(nuts & ~lap).sum()} | {(lap & ~nuts).sum()} | "
+              f"{perm.mean():.3f} | {(b - c) / R:+.3f} ({se:.3f}) |")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ on smaller null scenarios and fewer replications.
 Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--workers 2]
       nice -n 10 python benchmarks/compare_calibration.py --bayes [--bayes-reps 200]
       nice -n 10 python benchmarks/compare_calibration.py --bayes-laplace [--bayes-reps 2000]
+      python benchmarks/compare_calibration.py --bayes-agree LOG [--bayes-grid] [--bayes-scenario S]
       nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
 """
 

@@ -312,9 +312,10 @@ def _grid_rep(args) -> float:
                  / (marginal * weight).sum())
 
 
-def grid_agreement(log: str, scenarios, workers: int) -> None:
-    """The Bayesian decision from the exact posterior (grid quadrature) beside NUTS's and the
-    permutation test's, on the data sets of a --bayes run (its log)."""
+def _read_log(log: str) -> list[dict[int, bool]]:
+    """The NUTS decisions at k = 1 in a --bayes log, one {replication index: rejected} per
+    scenario (its "rep i: k=1: reject|keep" lines, i counting from --bayes-first-rep + 1; a new
+    scenario starts where the counter goes back)."""
     import re
 
     runs: list[dict[int, bool]] = []
@@ -322,6 +323,13 @@ def grid_agreement(log: str, scenarios, workers: int) -> None:
         if not runs or int(i) <= max(runs[-1]):
             runs.append({})
         runs[-1][int(i) - 1] = decision == "reject"
+    return runs
+
+
+def grid_agreement(log: str, scenarios, workers: int) -> None:
+    """The Bayesian decision from the exact posterior (grid quadrature) beside NUTS's and the
+    permutation test's, on the data sets of a --bayes run (its log)."""
+    runs = _read_log(log)
     print("| scenario | P | n | data sets | NUTS | exact posterior | same decision | NUTS only | "
           "exact only | permutation test | exact - permutation (SE) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -365,16 +373,8 @@ def laplace_check(reps: int, workers: int) -> None:
 
 
 def laplace_agreement(log: str, scenarios=None) -> None:
-    """Fit by fit: the Laplace approximation's decision beside the NUTS one from a --bayes log
-    (its "rep i: k=1: reject|keep" lines, i counting from --bayes-first-rep + 1; a new scenario
-    starts where the counter goes back)."""
-    import re
-
-    runs: list[dict[int, bool]] = []
-    for i, decision in re.findall(r"rep (\d+): k=1: (\w+)", Path(log).read_text()):
-        if not runs or int(i) <= max(runs[-1]):
-            runs.append({})
-        runs[-1][int(i) - 1] = decision == "reject"
+    """Fit by fit: the Laplace approximation's decision beside the NUTS one from a --bayes log."""
+    runs = _read_log(log)
     print("| scenario | P | n | replications | NUTS | Laplace | same decision | NUTS only | "
           "Laplace only | permutation test | NUTS - permutation (SE) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -31,6 +31,7 @@ Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--worke
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import warnings
@@ -241,15 +242,39 @@ def bayes_check(reps: int, workers: int, draws: int, scenarios=None, first: int 
         print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n")
 
 
-def _laplace_rep(args) -> bool:
-    """The Laplace approximation of the Bayesian test: |mode difference| / sd > 1.96."""
-    scenario, P, n, seed = args
+def _null_density(scenario: str, P: int, n: int, seed):
+    """The paired model's integrated posterior density on one null data set (its distinct count
+    patterns, as PairedLogitModel builds them)."""
     from leakstats.paired import PairedDensity
 
     N = np.full((P, 2), float(n))
     C = np.c_[_null_counts(scenario, P, n, np.random.default_rng(seed))].astype(float)
     rows, mult = np.unique(np.hstack([N, C]), axis=0, return_counts=True)
-    mode, factor = PairedDensity(rows[:, :2], rows[:, 2:], mult).laplace()
+    return PairedDensity(rows[:, :2], rows[:, 2:], mult)
+
+
+@functools.cache
+def _grid_batch():
+    """log_density at many points in one compiled loop (compiled on first use)."""
+    import numba
+
+    from leakstats._paired_kernel import log_density
+
+    @numba.njit
+    def batch(thetas, n, c, w, prior_mean, prior_sd, sigma_scale, state):
+        out = np.empty(thetas.shape[0])
+        for i in range(thetas.shape[0]):
+            out[i] = log_density(thetas[i], n, c, w, prior_mean, prior_sd, sigma_scale,
+                                 state)[0]
+        return out
+
+    return batch
+
+
+def _laplace_rep(args) -> bool:
+    """The Laplace approximation of the Bayesian test: |mode difference| / sd > 1.96."""
+    scenario, P, n, seed = args
+    mode, factor = _null_density(scenario, P, n, seed).laplace()
     cov = factor @ factor.T
     z = (mode[0] - mode[1]) / np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     return bool(abs(z) > 1.959964)
@@ -265,33 +290,16 @@ def _permutation_rep(args) -> bool:
     return bool(p[0] < ALPHA)
 
 
-def _grid_rep(args) -> float:
+def _grid_rep(args, h1: float = 0.2, h2: float = 0.6, half: float = 6.0) -> float:
     """P(alpha_A > alpha_B | data) of one Bayesian run's data set by grid quadrature, free of
     sampler error: a grid in the Laplace-whitened coordinates, rotated so that its first axis is
     alpha_A - alpha_B and laid so that a grid line falls on alpha_A = alpha_B (trapezoid rule;
-    spacing 0.2 along that axis and 0.6 across, +-6 whitened sd). The equal-tailed 95% credible
+    spacing h1 along that axis and h2 across, +-half whitened sd). The equal-tailed 95% credible
     interval excludes 0 exactly when this probability is below 0.025 or above 0.975."""
-    import numba
-
-    from leakstats._paired_kernel import log_density
-    from leakstats.paired import PairedDensity
-
-    global _grid_batch
-    if "_grid_batch" not in globals():
-        @numba.njit
-        def _grid_batch(thetas, n, c, w, prior_mean, prior_sd, sigma_scale, state):
-            out = np.empty(thetas.shape[0])
-            for i in range(thetas.shape[0]):
-                out[i] = log_density(thetas[i], n, c, w, prior_mean, prior_sd, sigma_scale,
-                                     state)[0]
-            return out
+    from scipy.integrate import trapezoid
 
     scenario, P, n, seed = args
-    h1, h2, half = 0.2, 0.6, 6.0
-    N = np.full((P, 2), float(n))
-    C = np.c_[_null_counts(scenario, P, n, np.random.default_rng(seed))].astype(float)
-    rows, mult = np.unique(np.hstack([N, C]), axis=0, return_counts=True)
-    density = PairedDensity(rows[:, :2], rows[:, 2:], mult)
+    density = _null_density(scenario, P, n, seed)
     mode, factor = density.laplace()
     g = factor.T @ np.array([1.0, -1.0, 0.0])  # alpha_A - alpha_B = mode diff + g . psi
     q, _ = np.linalg.qr(np.c_[g, np.eye(3)[:, :2]])
@@ -301,15 +309,12 @@ def _grid_rep(args) -> float:
     z2 = np.arange(-half, half + 1e-9, h2)
     grid = np.stack(np.meshgrid(z1, z2, z2, indexing="ij"), -1).reshape(-1, 3)
     theta = np.ascontiguousarray(mode + grid @ q.T @ factor.T)
-    logp = _grid_batch(theta, density.n, density.c, density.w, *density.PRIOR_ALPHA,
-                       density.PRIOR_SIGMA_SCALE, density.state)
+    logp = _grid_batch()(theta, density.n, density.c, density.w, *density.PRIOR_ALPHA,
+                         density.PRIOR_SIGMA_SCALE, density.state)
     logp = np.where(np.isfinite(logp), logp, -np.inf).reshape(z1.size, z2.size, z2.size)
     marginal = np.exp(logp - logp.max()).sum(axis=(1, 2))
-    weight = np.ones(z1.size)
-    weight[[0, -1]] = 0.5
     j0 = int(np.argmin(np.abs(z1 - z0)))
-    return float(((marginal * weight)[j0:].sum() - 0.5 * marginal[j0])
-                 / (marginal * weight).sum())
+    return float(trapezoid(marginal[j0:]) / trapezoid(marginal))
 
 
 def _read_log(log: str) -> list[dict[int, bool]]:

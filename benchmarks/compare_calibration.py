@@ -317,6 +317,34 @@ def _grid_rep(args, h1: float = 0.2, h2: float = 0.6, half: float = 6.0) -> floa
     return float(trapezoid(marginal[j0:]) / trapezoid(marginal))
 
 
+def endpoint_mcse(scenarios, reps: int, draws: int) -> None:
+    """Monte Carlo error of the Bayesian decision's interval endpoints: on the first data sets of
+    a scenario, the paired model as compare() fits it (2 chains x draws), and ArviZ's MC SE of
+    the 2.5% and 97.5% quantiles of alpha_A - alpha_B in posterior sd units."""
+    import arviz as az
+
+    from leakstats.paired import PairedLogitModel
+
+    for name, P, n, seed in _bayes_seeds(scenarios):
+        for r in range(reps):
+            rng = np.random.default_rng((seed, r))
+            c_a, c_b = _null_counts(name, P, n, rng)
+            counts = pd.DataFrame({"method": np.repeat(["A", "B"], P),
+                                   "prompt_id": np.tile(np.arange(P), 2), "n_samples": n,
+                                   "n_leaked": np.r_[c_a, c_b]})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = PairedLogitModel(draws=draws, tune=draws, chains=2, cores=1,
+                                         rng=rng).fit(counts, by="method")
+            alpha = model.idata_.posterior["alpha"]
+            d = (alpha.sel(arm=0) - alpha.sel(arm=1)).to_dataset(name="d")
+            sd = float(d["d"].std())
+            mcse = [float(az.mcse(d, method="quantile", prob=q)["d"]) / sd for q in (0.025, 0.975)]
+            print(f"{name} rep {r + 1}: bulk ESS {float(az.ess(d)['d']):.0f}, tail ESS "
+                  f"{float(az.ess(d, method='tail')['d']):.0f}, MC SE of the 2.5% / 97.5% "
+                  f"quantiles {mcse[0]:.3f} / {mcse[1]:.3f} posterior sd", flush=True)
+
+
 def _read_log(log: str) -> list[dict[int, bool]]:
     """The NUTS decisions at k = 1 in a --bayes log, one {replication index: rejected} per
     scenario (its "rep i: k=1: reject|keep" lines, i counting from --bayes-first-rep + 1; a new
@@ -418,6 +446,9 @@ def main() -> None:
     parser.add_argument("--bayes-grid", action="store_true",
                         help="with --bayes-agree: the decision from the exact posterior (grid "
                         "quadrature) instead of the Laplace approximation's")
+    parser.add_argument("--bayes-mcse", type=int, default=0, metavar="R",
+                        help="with --bayes-scenario: the MC SE of the interval endpoints on the "
+                        "first R data sets")
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
     parser.add_argument("--bayes-first-rep", type=int, default=0, metavar="R",
@@ -430,6 +461,9 @@ def main() -> None:
         chosen = [(name, int(P), int(n))]
         if chosen[0] not in NULL_SCENARIOS:
             parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
+    if args.bayes_mcse:
+        endpoint_mcse(chosen, args.bayes_mcse, args.bayes_draws)
+        return
     if args.bayes_agree and args.bayes_grid:
         grid_agreement(args.bayes_agree, chosen, args.workers)
         return

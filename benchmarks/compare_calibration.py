@@ -25,6 +25,8 @@ Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--worke
       nice -n 10 python benchmarks/compare_calibration.py --bayes [--bayes-reps 200]
       nice -n 10 python benchmarks/compare_calibration.py --bayes-laplace [--bayes-reps 2000]
       python benchmarks/compare_calibration.py --bayes-agree LOG [--bayes-grid] [--bayes-scenario S]
+      nice -n 10 python benchmarks/compare_calibration.py --bayes-default --bayes-scenario S
+          [--bayes-reps R] [--bayes-first-rep F] [--bayes-window 0.06] [--bayes-far 40]
       nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
 """
 
@@ -193,7 +195,7 @@ def _null_counts(scenario: str, P: int, n: int, rng: np.random.Generator):
 
 
 def _bayes_rep(args) -> dict:
-    scenario, P, n, seed, draws = args
+    scenario, P, n, seed, draws, chains = args
     import leakstats
 
     rng = np.random.default_rng(seed)
@@ -204,8 +206,8 @@ def _bayes_rep(args) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = leakstats.compare(counts, k=[int(k) for k in KS], test="bayes", rng=rng,
-                                bayes_options={"draws": draws, "tune": draws, "chains": 2,
-                                              "cores": 1})
+                                bayes_options={"draws": draws, "tune": draws,
+                                              "chains": chains, "cores": 1})
     return {int(r.k): bool(r.significant) for r in res.differences_table.itertuples()}
 
 
@@ -228,7 +230,7 @@ def bayes_check(reps: int, workers: int, draws: int, scenarios=None, first: int 
     print("|---|---:|---:|---:|---:|")
     for name, P, n, seed in _bayes_seeds(scenarios):
         t0 = time.perf_counter()
-        jobs = [(name, P, n, (seed, r), draws) for r in range(first, first + reps)]
+        jobs = [(name, P, n, (seed, r), draws, 2) for r in range(first, first + reps)]
         out = []  # each result printed as it ends (a partial run counts)
         with ProcessPoolExecutor(max(workers, 1)) as pool:
             for result in pool.map(_bayes_rep, jobs):
@@ -381,6 +383,58 @@ def grid_agreement(log: str, scenarios, workers: int) -> None:
                   flush=True)
 
 
+def default_settings_check(scenarios, first: int, reps: int, workers: int, window: float,
+                           far: int) -> None:
+    """compare(test="bayes") at its default NUTS settings (4 chains x 1,000 draws after 1,000
+    tuning steps) on data sets first + 1, ..., first + reps of a scenario, run where it matters.
+
+    The exact posterior P(alpha_A > alpha_B | data) (grid quadrature, _grid_rep) is computed on
+    every data set. Where it lies within `window` of 0 or 1 (near the decision threshold 0.025 /
+    0.975), compare() is run with NUTS; elsewhere the exact decision (keep) stands in for it,
+    and a random sample of `far` such data sets is run with NUTS as well to check that it keeps
+    them (at the default settings the Monte Carlo SE of the interval endpoints is about 0.05-0.1
+    posterior sd, and q = 0.06 lies 0.4 sd inside the threshold). Each line of the log holds one
+    data set's exact probability and, where run, the NUTS decision.
+    """
+    grid = functools.partial(_grid_rep, h1=0.2, h2=1.0, half=6.0)
+    print(f"## compare(test='bayes') at its default settings (4 chains x 1,000 draws): data sets "
+          f"{first + 1}-{first + reps}, NUTS run where the exact posterior is within {window} of "
+          f"the decision, and on {far} others\n", flush=True)
+    rows = []
+    with ProcessPoolExecutor(max(workers, 1)) as pool:
+        for name, P, n, seed in _bayes_seeds(scenarios):
+            t0 = time.perf_counter()
+            jobs = [(name, P, n, (seed, r)) for r in range(first, first + reps)]
+            q = np.array(list(pool.map(grid, jobs, chunksize=10)))
+            exact = (q < 0.025) | (q > 0.975)
+            perm = np.array(list(pool.map(_permutation_rep, jobs, chunksize=10)))
+            near = np.flatnonzero(np.minimum(q, 1 - q) < window)
+            others = np.setdiff1d(np.arange(reps), near)
+            check = np.random.default_rng((seed, 17)).choice(others, min(far, others.size),
+                                                             replace=False)
+            run_ = np.sort(np.r_[near, check])
+            nuts = exact.copy()
+            for i, result in zip(run_, pool.map(_bayes_rep, [(*jobs[i], 1000, 4) for i in run_]),
+                                 strict=True):
+                nuts[i] = result[1]
+                print(f"  rep {first + i + 1}: exact P(alpha_A > alpha_B) = {q[i]:.5f}, NUTS: "
+                      f"{'reject' if nuts[i] else 'keep'}", flush=True)
+            b, c = int((nuts & ~perm).sum()), int((perm & ~nuts).sum())
+            se = np.sqrt(b + c - (b - c) ** 2 / reps) / reps
+            far_rejected = int(nuts[check].sum())
+            rows.append(f"| {name} | {P} | {n} | {reps} | {exact.mean():.4f} | {near.size} | "
+                        f"{nuts.mean():.4f} ({np.sqrt(nuts.mean() * (1 - nuts.mean()) / reps):.4f})"
+                        f" | {(nuts & ~exact).sum()} | {(exact & ~nuts).sum()} | "
+                        f"{far_rejected} of {check.size} | {perm.mean():.4f} | "
+                        f"{(b - c) / reps:+.4f} ({se:.4f}) |")
+            print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
+    print("| scenario | P | n | data sets | exact posterior | near (NUTS run) | NUTS 4 x 1,000 "
+          "(MC SE) | NUTS only | exact only | far, NUTS run: rejected | permutation test | "
+          "NUTS - permutation (SE) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+
+
 def laplace_check(reps: int, workers: int) -> None:
     """Every null scenario, the Bayesian test's decision approximated at the posterior mode.
 
@@ -449,6 +503,11 @@ def main() -> None:
     parser.add_argument("--bayes-mcse", type=int, default=0, metavar="R",
                         help="with --bayes-scenario: the MC SE of the interval endpoints on the "
                         "first R data sets")
+    parser.add_argument("--bayes-default", action="store_true",
+                        help="compare(test='bayes') at its default NUTS settings, run where the "
+                        "exact posterior is near the decision (default_settings_check)")
+    parser.add_argument("--bayes-window", type=float, default=0.06)
+    parser.add_argument("--bayes-far", type=int, default=40)
     parser.add_argument("--bayes-reps", type=int, default=200)
     parser.add_argument("--bayes-draws", type=int, default=500)
     parser.add_argument("--bayes-first-rep", type=int, default=0, metavar="R",
@@ -463,6 +522,10 @@ def main() -> None:
             parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
     if args.bayes_mcse:
         endpoint_mcse(chosen, args.bayes_mcse, args.bayes_draws)
+        return
+    if args.bayes_default:
+        default_settings_check(chosen, args.bayes_first_rep, args.bayes_reps, args.workers,
+                               args.bayes_window, args.bayes_far)
         return
     if args.bayes_agree and args.bayes_grid:
         grid_agreement(args.bayes_agree, chosen, args.workers)

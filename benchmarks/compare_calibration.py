@@ -27,6 +27,8 @@ Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--worke
       python benchmarks/compare_calibration.py --bayes-agree LOG [--bayes-grid] [--bayes-scenario S]
       nice -n 10 python benchmarks/compare_calibration.py --bayes-default --bayes-scenario S
           [--bayes-reps R] [--bayes-first-rep F] [--bayes-window 0.06] [--bayes-far 40]
+      python benchmarks/compare_calibration.py --bayes-pooled-z --bayes-scenario S [--bayes-reps R]
+          [--bayes-first-rep F]
       nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
 """
 
@@ -392,9 +394,10 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
     every data set. Where it lies within `window` of 0 or 1 (near the decision threshold 0.025 /
     0.975), compare() is run with NUTS; elsewhere the exact decision (keep) stands in for it,
     and a random sample of `far` such data sets is run with NUTS as well to check that it keeps
-    them (at the default settings the Monte Carlo SE of the interval endpoints is about 0.05-0.1
-    posterior sd, and q = 0.06 lies 0.4 sd inside the threshold). Each line of the log holds one
-    data set's exact probability and, where run, the NUTS decision.
+    them. (Four times the draws of --bayes-mcse's 2 x 500, where the Monte Carlo SE of the
+    interval endpoints was 0.09-0.19 posterior sd, should halve that; q = 0.06 lies 0.4 sd inside
+    the threshold, at z = 1.55 against 1.96.) Each line of the log holds one data set's exact
+    probability and, where run, the NUTS decision.
     """
     grid = functools.partial(_grid_rep, h1=0.2, h2=1.0, half=6.0)
     print(f"## compare(test='bayes') at its default settings (4 chains x 1,000 draws): data sets "
@@ -433,6 +436,27 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
           "NUTS - permutation (SE) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
+
+
+def pooled_z_check(scenarios, first: int, reps: int) -> None:
+    """How extreme a range of null data sets is: the rejection rate, on data sets first + 1, ...,
+    first + reps of a Bayesian run's scenario, of the two-proportion z-test on the methods'
+    pooled counts (sum_i c_iA against sum_i c_iB out of P n each). Instantaneous, and with
+    homogeneous prompts (P n = 80,000 samples per method) its level is 0.05 to within the normal
+    approximation; with heterogeneous prompts it is conservative. A range whose data sets all
+    tests reject more often than their level is unusual in the data, not in the tests."""
+    from scipy.stats import norm
+
+    for name, P, n, seed in _bayes_seeds(scenarios):
+        reject = []
+        for r in range(first, first + reps):
+            c_a, c_b = _null_counts(name, P, n, np.random.default_rng((seed, r)))
+            pooled = (c_a.sum() + c_b.sum()) / (2 * P * n)
+            z = (c_a.sum() - c_b.sum()) / np.sqrt(2 * P * n * pooled * (1 - pooled))
+            reject.append(abs(z) > norm.ppf(1 - ALPHA / 2))
+        rate = float(np.mean(reject))
+        print(f"| {name} | {P} | {n} | {first + 1}-{first + reps} | {rate:.4f} "
+              f"({np.sqrt(rate * (1 - rate) / reps):.4f}) |")
 
 
 def laplace_check(reps: int, workers: int) -> None:
@@ -506,6 +530,9 @@ def main() -> None:
     parser.add_argument("--bayes-default", action="store_true",
                         help="compare(test='bayes') at its default NUTS settings, run where the "
                         "exact posterior is near the decision (default_settings_check)")
+    parser.add_argument("--bayes-pooled-z", action="store_true",
+                        help="the pooled two-proportion z-test on data sets --bayes-first-rep + 1, "
+                        "..., + --bayes-reps of --bayes-scenario (pooled_z_check)")
     parser.add_argument("--bayes-window", type=float, default=0.06)
     parser.add_argument("--bayes-far", type=int, default=40)
     parser.add_argument("--bayes-reps", type=int, default=200)
@@ -522,6 +549,9 @@ def main() -> None:
             parser.error(f"--bayes-scenario: not one of {NULL_SCENARIOS}")
     if args.bayes_mcse:
         endpoint_mcse(chosen, args.bayes_mcse, args.bayes_draws)
+        return
+    if args.bayes_pooled_z:
+        pooled_z_check(chosen, args.bayes_first_rep, args.bayes_reps)
         return
     if args.bayes_default:
         default_settings_check(chosen, args.bayes_first_rep, args.bayes_reps, args.workers,

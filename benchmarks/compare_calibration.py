@@ -27,6 +27,8 @@ Run:  nice -n 10 python benchmarks/compare_calibration.py [--reps 2000] [--worke
       python benchmarks/compare_calibration.py --bayes-agree LOG [--bayes-grid] [--bayes-scenario S]
       nice -n 10 python benchmarks/compare_calibration.py --bayes-default --bayes-scenario S
           [--bayes-reps R] [--bayes-first-rep F] [--bayes-window 0.06] [--bayes-far 40]
+      nice -n 10 python benchmarks/compare_calibration.py --bayes-exact [--bayes-scenario S]
+          [--bayes-reps R] [--bayes-first-rep F]
       python benchmarks/compare_calibration.py --bayes-pooled-z --bayes-scenario S [--bayes-reps R]
           [--bayes-first-rep F]
       nice -n 10 python benchmarks/compare_calibration.py --plan-only [--plan-reps 1000]
@@ -386,7 +388,7 @@ def grid_agreement(log: str, scenarios, workers: int) -> None:
 
 
 def default_settings_check(scenarios, first: int, reps: int, workers: int, window: float,
-                           far: int) -> None:
+                           far: int, nuts_runs: bool = True) -> None:
     """compare(test="bayes") at its default NUTS settings (4 chains x 1,000 draws after 1,000
     tuning steps) on data sets first + 1, ..., first + reps of a scenario, run where it matters.
 
@@ -397,12 +399,19 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
     them. (Four times the draws of --bayes-mcse's 2 x 500, where the Monte Carlo SE of the
     interval endpoints was 0.09-0.19 posterior sd, should halve that; q = 0.06 lies 0.4 sd inside
     the threshold, at z = 1.55 against 1.96.) Each line of the log holds one data set's exact
-    probability and, where run, the NUTS decision.
+    probability and, where run, the NUTS decision. nuts_runs=False (--bayes-exact): the exact
+    posterior's and the permutation test's decisions only, no NUTS.
     """
+    if not nuts_runs:
+        window, far = 0.0, 0
     grid = functools.partial(_grid_rep, h1=0.2, h2=1.0, half=6.0)
-    print(f"## compare(test='bayes') at its default settings (4 chains x 1,000 draws): data sets "
-          f"{first + 1}-{first + reps}, NUTS run where the exact posterior is within {window} of "
-          f"the decision, and on {far} others\n", flush=True)
+    if nuts_runs:
+        print(f"## compare(test='bayes') at its default settings (4 chains x 1,000 draws): data "
+              f"sets {first + 1}-{first + reps}, NUTS run where the exact posterior is within "
+              f"{window} of the decision, and on {far} others\n", flush=True)
+    else:
+        print(f"## The Bayesian decision from the exact posterior (no NUTS): data sets "
+              f"{first + 1}-{first + reps}\n", flush=True)
     rows = []
     with ProcessPoolExecutor(max(workers, 1)) as pool:
         for name, P, n, seed in _bayes_seeds(scenarios):
@@ -425,15 +434,16 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
             b, c = int((nuts & ~perm).sum()), int((perm & ~nuts).sum())
             se = np.sqrt(b + c - (b - c) ** 2 / reps) / reps
             far_rejected = int(nuts[check].sum())
-            rows.append(f"| {name} | {P} | {n} | {reps} | {exact.mean():.4f} | {near.size} | "
-                        f"{nuts.mean():.4f} ({np.sqrt(nuts.mean() * (1 - nuts.mean()) / reps):.4f})"
-                        f" | {(nuts & ~exact).sum()} | {(exact & ~nuts).sum()} | "
-                        f"{far_rejected} of {check.size} | {perm.mean():.4f} | "
-                        f"{(b - c) / reps:+.4f} ({se:.4f}) |")
+            cells = (f"{near.size} | {nuts.mean():.4f} "
+                     f"({np.sqrt(nuts.mean() * (1 - nuts.mean()) / reps):.4f}) | "
+                     f"{(nuts & ~exact).sum()} | {(exact & ~nuts).sum()} | "
+                     f"{far_rejected} of {check.size}") if nuts_runs else "- | - | - | - | -"
+            rows.append(f"| {name} | {P} | {n} | {reps} | {exact.mean():.4f} | {cells} | "
+                        f"{perm.mean():.4f} | {(b - c) / reps:+.4f} ({se:.4f}) |")
             print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
     print("| scenario | P | n | data sets | exact posterior | near (NUTS run) | NUTS 4 x 1,000 "
           "(MC SE) | NUTS only | exact only | far, NUTS run: rejected | permutation test | "
-          "NUTS - permutation (SE) |")
+          f"{'NUTS' if nuts_runs else 'exact'} - permutation (SE) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 
@@ -533,6 +543,9 @@ def main() -> None:
     parser.add_argument("--bayes-pooled-z", action="store_true",
                         help="the pooled two-proportion z-test on data sets --bayes-first-rep + 1, "
                         "..., + --bayes-reps of --bayes-scenario (pooled_z_check)")
+    parser.add_argument("--bayes-exact", action="store_true",
+                        help="as --bayes-default without NUTS: the exact posterior's decision "
+                        "and the permutation test's on the same data sets")
     parser.add_argument("--bayes-window", type=float, default=0.06)
     parser.add_argument("--bayes-far", type=int, default=40)
     parser.add_argument("--bayes-reps", type=int, default=200)
@@ -553,9 +566,9 @@ def main() -> None:
     if args.bayes_pooled_z:
         pooled_z_check(chosen, args.bayes_first_rep, args.bayes_reps)
         return
-    if args.bayes_default:
+    if args.bayes_default or args.bayes_exact:
         default_settings_check(chosen, args.bayes_first_rep, args.bayes_reps, args.workers,
-                               args.bayes_window, args.bayes_far)
+                               args.bayes_window, args.bayes_far, not args.bayes_exact)
         return
     if args.bayes_agree and args.bayes_grid:
         grid_agreement(args.bayes_agree, chosen, args.workers)

@@ -436,9 +436,10 @@ def compare(
         leak@1; other k use the permutation test (the ``test`` column says so). ``"bayes"``:
         the joint paired model :class:`leakstats.PairedLogitModel`; reports
         P(leak@k_A > leak@k_B) and credible intervals, no p-values (one NUTS fit: seconds).
-        Its ``significant`` (interval excludes 0) is not shown to be a level-0.05 test: it
-        rejected 0.046-0.070 of null data sets in docs/benchmarks.md (2 x 500 draws); use a
-        p-value test for error control.
+        Its ``significant`` (interval excludes 0) rejected 0.0595 of null data sets with 30
+        prompts at the default 4 x 1,000 draws, and more with fewer draws (Monte Carlo error
+        of the interval's endpoints; docs/benchmarks.md); use a p-value test for error
+        control.
         ``"auto"``: permutation p-values (population ``"prompts"``) or paired-bootstrap
         p-values (``"superpopulation"``), with paired-bootstrap intervals; both held their
         level in the null simulations of docs/benchmarks.md.

@@ -402,8 +402,12 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
     probability and, where run, the NUTS decision. nuts_runs=False (--bayes-exact): the exact
     posterior's and the permutation test's decisions only, no NUTS.
     """
+    from leakstats.paired import PairedLogitModel
+
     if not nuts_runs:
         window, far = 0.0, 0
+    default = PairedLogitModel()  # compare()'s settings, tune = draws as _bayes_rep passes them
+    assert default.tune == default.draws == 1000 and default.chains == 4, "update the labels"
     grid = functools.partial(_grid_rep, h1=0.2, h2=1.0, half=6.0)
     if nuts_runs:
         print(f"## compare(test='bayes') at its default settings (4 chains x 1,000 draws): data "
@@ -426,8 +430,8 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
                                                              replace=False)
             run_ = np.sort(np.r_[near, check])
             nuts = exact.copy()
-            for i, result in zip(run_, pool.map(_bayes_rep, [(*jobs[i], 1000, 4) for i in run_]),
-                                 strict=True):
+            nuts_jobs = [(*jobs[i], default.draws, default.chains) for i in run_]
+            for i, result in zip(run_, pool.map(_bayes_rep, nuts_jobs), strict=True):
                 nuts[i] = result[1]
                 print(f"  rep {first + i + 1}: exact P(alpha_A > alpha_B) = {q[i]:.5f}, NUTS: "
                       f"{'reject' if nuts[i] else 'keep'}", flush=True)
@@ -453,8 +457,8 @@ def pooled_z_check(scenarios, first: int, reps: int) -> None:
     first + reps of a Bayesian run's scenario, of the two-proportion z-test on the methods'
     pooled counts (sum_i c_iA against sum_i c_iB out of P n each). Instantaneous, and with
     homogeneous prompts (P n = 80,000 samples per method) its level is 0.05 to within the normal
-    approximation; with heterogeneous prompts it is conservative. A range whose data sets all
-    tests reject more often than their level is unusual in the data, not in the tests."""
+    approximation; with heterogeneous prompts it is conservative. When every test rejects more
+    of a range of data sets than its level allows, the range is unusual, not the tests."""
     from scipy.stats import norm
 
     for name, P, n, seed in _bayes_seeds(scenarios):

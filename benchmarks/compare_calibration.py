@@ -296,6 +296,13 @@ def _permutation_rep(args) -> bool:
     return bool(p[0] < ALPHA)
 
 
+def _paired_difference(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Rate of x minus rate of y, two decisions on the same data sets, and its SE from the
+    discordant pairs (McNemar): sqrt(b + c - (b - c)^2 / R) / R."""
+    b, c, R = int((x & ~y).sum()), int((y & ~x).sum()), x.size
+    return (b - c) / R, float(np.sqrt(b + c - (b - c) ** 2 / R) / R)
+
+
 def _grid_rep(args, h1: float = 0.2, h2: float = 0.6, half: float = 6.0) -> float:
     """P(alpha_A > alpha_B | data) of one Bayesian run's data set by grid quadrature, free of
     sampler error: a grid in the Laplace-whitened coordinates, rotated so that its first axis is
@@ -379,11 +386,10 @@ def grid_agreement(log: str, scenarios, workers: int) -> None:
             prob = np.array(list(pool.map(_grid_rep, jobs, chunksize=10)))
             exact = (prob < 0.025) | (prob > 0.975)
             perm = np.array(list(pool.map(_permutation_rep, jobs, chunksize=10)))
-            b, c, R = int((exact & ~perm).sum()), int((perm & ~exact).sum()), nuts.size
-            se = np.sqrt(b + c - (b - c) ** 2 / R) / R
-            print(f"| {name} | {P} | {n} | {R} | {nuts.mean():.3f} | {exact.mean():.3f} | "
+            diff, se = _paired_difference(exact, perm)
+            print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {exact.mean():.3f} | "
                   f"{(nuts == exact).mean():.3f} | {(nuts & ~exact).sum()} | "
-                  f"{(exact & ~nuts).sum()} | {perm.mean():.3f} | {(b - c) / R:+.3f} ({se:.3f}) |",
+                  f"{(exact & ~nuts).sum()} | {perm.mean():.3f} | {diff:+.3f} ({se:.3f}) |",
                   flush=True)
 
 
@@ -435,15 +441,14 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
                 nuts[i] = result[1]
                 print(f"  rep {first + i + 1}: exact P(alpha_A > alpha_B) = {q[i]:.5f}, NUTS: "
                       f"{'reject' if nuts[i] else 'keep'}", flush=True)
-            b, c = int((nuts & ~perm).sum()), int((perm & ~nuts).sum())
-            se = np.sqrt(b + c - (b - c) ** 2 / reps) / reps
+            diff, se = _paired_difference(nuts, perm)
             far_rejected = int(nuts[check].sum())
             cells = (f"{near.size} | {nuts.mean():.4f} "
                      f"({np.sqrt(nuts.mean() * (1 - nuts.mean()) / reps):.4f}) | "
                      f"{(nuts & ~exact).sum()} | {(exact & ~nuts).sum()} | "
                      f"{far_rejected} of {check.size}") if nuts_runs else "- | - | - | - | -"
             rows.append(f"| {name} | {P} | {n} | {reps} | {exact.mean():.4f} | {cells} | "
-                        f"{perm.mean():.4f} | {(b - c) / reps:+.4f} ({se:.4f}) |")
+                        f"{perm.mean():.4f} | {diff:+.4f} ({se:.4f}) |")
             print(f"\n({name}: {time.perf_counter() - t0:.0f} s)\n", flush=True)
     print("| scenario | P | n | data sets | exact posterior | near (NUTS run) | NUTS 4 x 1,000 "
           "(MC SE) | NUTS only | exact only | far, NUTS run: rejected | permutation test | "
@@ -507,12 +512,10 @@ def laplace_agreement(log: str, scenarios=None) -> None:
         nuts = np.array(list(run_.values()))
         lap = np.array([_laplace_rep((name, P, n, (seed, r))) for r in run_])
         perm = np.array([_permutation_rep((name, P, n, (seed, r))) for r in run_])
-        # paired difference of two rates on the same data sets (McNemar): SE from discordance
-        b, c, R = int((nuts & ~perm).sum()), int((perm & ~nuts).sum()), nuts.size
-        se = np.sqrt(b + c - (b - c) ** 2 / R) / R
-        print(f"| {name} | {P} | {n} | {R} | {nuts.mean():.3f} | {lap.mean():.3f} | "
+        diff, se = _paired_difference(nuts, perm)
+        print(f"| {name} | {P} | {n} | {nuts.size} | {nuts.mean():.3f} | {lap.mean():.3f} | "
               f"{(nuts == lap).mean():.3f} | {(nuts & ~lap).sum()} | {(lap & ~nuts).sum()} | "
-              f"{perm.mean():.3f} | {(b - c) / R:+.3f} ({se:.3f}) |")
+              f"{perm.mean():.3f} | {diff:+.3f} ({se:.3f}) |")
 
 
 def main() -> None:

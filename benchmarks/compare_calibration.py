@@ -10,7 +10,9 @@ Power scenarios: method B leaks less on every prompt (p_iB = r p_iA), with heter
 homogeneous prompt difficulty. The unpaired baseline is Welch's t-test on the per-prompt
 estimates (the two methods' prompts treated as independent samples).
 
-Tests (the array-level functions that compare() calls, leakstats/_compare_tests.py):
+Tests (the array-level functions that compare() calls, leakstats/_compare_tests.py and
+leakstats/_difference.py):
+  mover             the dual test of the fixed-prompt MOVER interval (compare's default)
   permutation       exact within-prompt permutation test, Monte Carlo (B resamples)
   paired-bootstrap  bootstrap over prompts: bootstrap SE with t quantiles (P - 1 df)
   glmm              prompt-clustered GEE, leak@1: robust score test
@@ -49,6 +51,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leakstats import _compare_tests as ct  # noqa: E402
+from leakstats._difference import mover_p_value  # noqa: E402
+from leakstats.intervals import _Arm  # noqa: E402
 
 KS = np.array([1, 16])
 ALPHA = 0.05
@@ -112,6 +116,9 @@ def one_rep(args) -> dict:
         out[("paired-bootstrap", k)] = boot[j]
         out[("unpaired-welch", k)] = welch[j]
     out[("glmm", 1)] = ct.gee_score_test(c_a / n, c_b / n)
+    mover = mover_p_value(_Arm(nn, c_a, KS).fixed_sharp(), _Arm(nn, c_b, KS).fixed_sharp())
+    for j, k in enumerate(KS):
+        out[("mover", k)] = mover[j]
     return out
 
 
@@ -593,7 +600,7 @@ def main() -> None:
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)
         return
-    tests = ["permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
+    tests = ["mover", "permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
     print(f"## Type I error at alpha = {ALPHA} (rejection rate, Monte Carlo SE in parentheses; "
           f"{args.reps} replications, {args.resamples} resamples)\n")
     print("| scenario | P | n | k | " + " | ".join(tests) + " |")

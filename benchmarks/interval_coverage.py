@@ -29,7 +29,9 @@ from scipy.special import betaln
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leakstats.intervals import arm_intervals  # noqa: E402
 
-METHODS = ("cp-effective", "wald", "bootstrap")
+METHODS = ("cp-eb", "cp-effective", "wald", "bootstrap")
+#: Methods that exist for one estimand only.
+ONLY = {"cp-eb": "prompts"}
 POPULATIONS = ("prompts", "superpopulation")
 
 
@@ -105,6 +107,8 @@ def run_scenario(args) -> list[dict]:
             p = p_fixed if pop == "prompts" else law.draw(P, rng)
             c = rng.binomial(nsamp, p)
             for m in methods:
+                if ONLY.get(m, pop) != pop:
+                    continue
                 est = arm_intervals(nsamp, c, ks, population=pop, method=m,
                                     n_boot=n_boot, rng=rng)
                 t = truth[pop]
@@ -112,6 +116,8 @@ def run_scenario(args) -> list[dict]:
                 width[(pop, m)] += est.ci_high - est.ci_low
     rows = []
     for (pop, m), h in hits.items():
+        if ONLY.get(m, pop) != pop:
+            continue
         for j, k in enumerate(ks):
             rows.append(dict(law=law.name, P=P, n=f"{n // 2}-{n}" if unequal else str(n),
                              k=int(k), population=pop, method=m,

@@ -27,7 +27,7 @@ EXIT_USAGE = 2
 # Kept here (not imported) so that --help needs neither numpy nor pandas; tests check that they
 # match leakstats.intervals.POPULATIONS / CI_METHODS and leakstats.tables.FORMATS.
 POPULATIONS = ("prompts", "superpopulation")
-CI_METHODS = ("auto", "cp-effective", "wald", "bootstrap")
+CI_METHODS = ("auto", "cp-eb", "cp-effective", "wald", "bootstrap")
 TABLE_FORMATS = ("table", "csv", "json", "latex", "markdown")
 
 # The errors that mean "bad input": reported in one line, exit code 2, no traceback.
@@ -343,7 +343,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- compare, certify, plan
 
 #: Kept here so that --help needs no numpy; tests check them against leakstats.compare.
-COMPARE_TESTS = ("auto", "paired-bootstrap", "permutation", "glmm", "bayes")
+COMPARE_TESTS = ("auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
 COMPARE_CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
                        "fdr_bh", "fdr_by", "none")
 CERTIFY_METHODS = ("auto", "pooled", "u-statistic", "union", "scholten")

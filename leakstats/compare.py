@@ -27,7 +27,7 @@ from leakstats.intervals import POPULATIONS
 __all__ = ["CORRECTIONS", "MISSING", "TESTS", "CompareResult", "compare"]
 
 #: The tests of :func:`compare` (``test=``).
-TESTS = ("auto", "paired-bootstrap", "permutation", "glmm", "bayes")
+TESTS = ("auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
 #: Multiplicity corrections (statsmodels ``multipletests`` methods, and ``"none"``).
 CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
                "fdr_bh", "fdr_by", "none")
@@ -37,7 +37,8 @@ METHOD = "method"
 
 #: Columns of the differences table after the configuration columns.
 DIFFERENCE_COLUMNS = ("method_a", "method_b", "k", *RESULT_COLUMNS, "test", "p_value",
-                      "p_adjusted", "correction", "prob_a_greater", "significant")
+                      "p_adjusted", "correction", "prob_a_greater", "significant",
+                      "ci_low_simultaneous", "ci_high_simultaneous")
 
 
 # --------------------------------------------------------------------------- result
@@ -145,6 +146,12 @@ def _compare_iv(k, test, correction, confidence_level, population, missing, n_re
     level = _check_level(confidence_level)
     _check_choice("population", population, POPULATIONS)
     _check_choice("missing", missing, MISSING)
+    if test == "mover" and population != "prompts":
+        raise LeakstatsError(
+            "test: 'mover' builds the fixed-prompt difference interval; it does not answer the "
+            "superpopulation question. Fix: pass population='prompts', or test='auto' / "
+            "'paired-bootstrap' for the superpopulation."
+        )
     return ks, level, _positive_int("n_resamples", n_resamples, 100)
 
 
@@ -305,23 +312,48 @@ def _aligned(group: pd.DataFrame, here: list) -> tuple[dict, dict]:
     return n, c
 
 
-def _row(a, b, k, est, se, lo, hi, ci_method, n_prompts, n_samples, test, p, prob=np.nan):
+def _row(a, b, k, est, se, lo, hi, ci_method, n_prompts, n_samples, test, p, prob=np.nan,
+         sim=(np.nan, np.nan)):
     return {"method_a": a, "method_b": b, "k": int(k), "estimate": float(est),
             "se": float(se), "ci_low": float(lo), "ci_high": float(hi),
             "ci_method": ci_method, "n_prompts": n_prompts, "n_samples": n_samples,
-            "test": test, "p_value": float(p), "prob_a_greater": float(prob)}
+            "test": test, "p_value": float(p), "prob_a_greater": float(prob),
+            "ci_low_simultaneous": float(sim[0]), "ci_high_simultaneous": float(sim[1])}
 
 
-def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rng):
+def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rng, family):
+    """Rows of the p-value tests; ``family`` is the number of comparisons at each k (the
+    simultaneous intervals are Bonferroni's, at level 1 - (1 - level) / family)."""
+    from scipy.special import ndtri, stdtrit
+
+    from leakstats._difference import mover, mover_p_value
+    from leakstats.intervals import _Arm
+
     P = next(iter(n.values())).size
+    sim_level = 1 - (1 - level) / family
     theta = {m: ct.per_prompt_leak(n[m], c[m], ks) for m in here}
-    weights = ct.bootstrap_weights(P, n_resamples, rng)
+    fixed = population == "prompts" and test in ("auto", "mover", "permutation")
+    if fixed:
+        sharp = {m: _Arm(n[m], c[m], ks).fixed_sharp() for m in here}
+    else:
+        weights = ct.bootstrap_weights(P, n_resamples, rng)
     boot_label = f"paired bootstrap over prompts (bootstrap SE, t), {n_resamples} resamples"
-    use_perm = test in ("permutation", "glmm") or (test == "auto" and population == "prompts")
+    mover_label = "MOVER of the cp-eb intervals (fixed prompts)"
+    use_perm = test in ("permutation", "glmm")
     rows = []
     for a, b in pairs:
         diff = theta[a] - theta[b]
-        se, lo, hi, p_boot = ct.paired_bootstrap(diff, weights, level)
+        if fixed:
+            lo, hi = mover(sharp[a], sharp[b], level)
+            s_lo, s_hi = mover(sharp[a], sharp[b], sim_level)
+            se = np.sqrt(np.nan_to_num(sharp[a].var) + np.nan_to_num(sharp[b].var))
+            p_main = mover_p_value(sharp[a], sharp[b])
+        else:
+            se, lo, hi, p_main = ct.paired_bootstrap(diff, weights, level)
+            q = stdtrit(max(P - 1, 1), 0.5 + sim_level / 2)
+            est = diff.mean(axis=0)
+            s_lo, s_hi = np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
+        label = mover_label if fixed else boot_label
         perm = ct.permutation_test(n[a], c[a], n[b], c[b], ks, n_resamples, rng) if use_perm \
             else None
         n_samples = int(n[a].sum() + n[b].sum())
@@ -330,22 +362,26 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
             if test == "glmm" and k == 1:
                 y_a, y_b = c[a] / n[a], c[b] / n[b]
                 _, s, gl, gh = ct.gee_interval(y_a, y_b, level)
+                half = ndtri(0.5 + sim_level / 2) * s
                 rows.append(_row(a, b, k, est, s, gl, gh,
                                  "GEE delta method (prompt-clustered sandwich)", P, n_samples,
-                                 "glmm", ct.gee_score_test(y_a, y_b)))
+                                 "glmm", ct.gee_score_test(y_a, y_b),
+                                 sim=(max(est - half, -1.0), min(est + half, 1.0))))
                 continue
             if test == "glmm":
                 name, p = "permutation (glmm covers k = 1 only)", perm[j]
             elif use_perm:
                 name, p = "permutation", perm[j]
+            elif fixed:
+                name, p = "mover", p_main[j]
             else:
-                name, p = "paired-bootstrap", p_boot[j]
-            rows.append(_row(a, b, k, est, se[j], lo[j], hi[j], boot_label, P, n_samples, name,
-                             p))
+                name, p = "paired-bootstrap", p_main[j]
+            rows.append(_row(a, b, k, est, se[j], lo[j], hi[j], label, P, n_samples, name, p,
+                             sim=(s_lo[j], s_hi[j])))
     return rows
 
 
-def _bayes(group, here, pairs, ks, population, level, options, rng):
+def _bayes(group, here, pairs, ks, population, level, options, rng, family):
     from leakstats.paired import PairedLogitModel
 
     opts = dict(options or {})
@@ -358,11 +394,14 @@ def _bayes(group, here, pairs, ks, population, level, options, rng):
     for a, b in pairs:
         diff = draws[:, index[a]] - draws[:, index[b]]
         lo, hi = np.quantile(diff, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        tail = (1 - level) / (2 * family)
+        s_lo, s_hi = np.quantile(diff, [tail, 1 - tail], axis=0)
         n_samples = int(group.loc[group[METHOD].isin([a, b]), "n_samples"].sum())
         for j, k in enumerate(ks):
             rows.append(_row(a, b, k, diff[:, j].mean(), diff[:, j].std(ddof=1), lo[j], hi[j],
                              "posterior credible interval (paired logit-normal model)", P,
-                             n_samples, "bayes", np.nan, (diff[:, j] > 0).mean()))
+                             n_samples, "bayes", np.nan, (diff[:, j] > 0).mean(),
+                             sim=(s_lo[j], s_hi[j])))
     return rows
 
 
@@ -391,9 +430,11 @@ def _adjust(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
     frame["p_adjusted"] = adjusted
     bayes = frame["test"] == "bayes"
     frame["correction"] = np.where(bayes, "none (posterior probabilities)", correction)
-    frame["significant"] = np.where(
-        bayes, (frame["ci_low"] > 0) | (frame["ci_high"] < 0), adjusted < alpha
-    )
+    # A row is never marked while its interval holds 0: the adjusted p-value of a
+    # p-value test is at least the unadjusted one, which is dual to the interval for "mover"
+    # and the paired bootstrap; for the permutation test and the GEE both must agree.
+    excludes = (frame["ci_low"] > 0) | (frame["ci_high"] < 0)
+    frame["significant"] = np.where(bayes, excludes, (adjusted < alpha) & excludes)
     return frame
 
 
@@ -428,21 +469,31 @@ def compare(
     baseline : str, optional
         Compare every method with this one (e.g. the model retrained without the forget
         set); differences are ``method - baseline``. Default: all pairs.
-    test : {"auto", "paired-bootstrap", "permutation", "glmm", "bayes"}
-        ``"permutation"``: exact within-prompt permutation test (Monte Carlo over
-        hypergeometric rearrangements of each prompt's pooled samples; H0: the methods leak
-        alike on every prompt). ``"paired-bootstrap"``: bootstrap over prompts, resampling the
-        same prompts for both methods. ``"glmm"``: prompt-clustered GEE (statsmodels) for
-        leak@1; other k use the permutation test (the ``test`` column says so). ``"bayes"``:
-        the joint paired model :class:`leakstats.PairedLogitModel`; reports
-        P(leak@k_A > leak@k_B) and credible intervals, no p-values (one NUTS fit: seconds).
-        Its ``significant`` (interval excludes 0) rejected 0.0595 of null data sets with 30
-        prompts at the default 4 x 1,000 draws, and more with fewer draws (Monte Carlo error
-        of the interval's endpoints; docs/benchmarks.md); use a p-value test for error
-        control.
-        ``"auto"``: permutation p-values (population ``"prompts"``) or paired-bootstrap
-        p-values (``"superpopulation"``), with paired-bootstrap intervals; both held their
-        level in the null simulations of docs/benchmarks.md.
+    test : {"auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes"}
+        ``"mover"`` (fixed prompts only): the difference interval is MOVER applied to the two
+        methods' ``cp-eb`` intervals (the methods' samples are independent given the prompts)
+        and the p-value is its dual (the smallest alpha whose interval excludes 0), so the
+        test and the interval are one construction. ``"permutation"``: exact within-prompt
+        permutation test (Monte Carlo over hypergeometric rearrangements of each prompt's
+        pooled samples; H0: the methods leak alike on every prompt), reported with the MOVER
+        interval. ``"paired-bootstrap"``: bootstrap over prompts, resampling the same prompts
+        for both methods (the superpopulation question); its t interval and p-value are dual.
+        ``"glmm"``: prompt-clustered GEE (statsmodels) for leak@1; other k use the
+        permutation test (the ``test`` column says so). ``"bayes"``: the joint paired model
+        :class:`leakstats.PairedLogitModel`; reports P(leak@k_A > leak@k_B) and credible
+        intervals, no p-values (one NUTS fit: seconds). Its ``significant`` (interval excludes
+        0) rejected 0.0595 of null data sets with 30 prompts at the default 4 x 1,000 draws,
+        and more with fewer draws (Monte Carlo error of the interval's endpoints;
+        docs/benchmarks.md); use a p-value test for error control.
+        ``"auto"``: ``"mover"`` (population ``"prompts"``) or ``"paired-bootstrap"``
+        (``"superpopulation"``). Rejection rates under the null and power are in
+        docs/benchmarks.md.
+        A row is ``significant`` when its adjusted p-value is below 1 - confidence_level *and*
+        its interval excludes 0 (for the dual tests the second follows from the first), so no
+        row is marked while its printed interval holds 0. ``ci_low_simultaneous`` /
+        ``ci_high_simultaneous`` are Bonferroni intervals over the comparisons at each k
+        (family-wise coverage; with ``correction="bonferroni"`` and a dual test a row is
+        significant exactly when its simultaneous interval excludes 0).
     correction : str, default "holm"
         Multiplicity correction over the comparisons at each k (a statsmodels
         ``multipletests`` method, or ``"none"``).
@@ -520,14 +571,16 @@ def compare(
                            by=arms).to_frame()
     generator = np.random.default_rng(rng)
     frames = []
+    family = sum(len(_pairs(here, baseline)) for _, _, here, _ in plans)
     for key, _, here, group in plans:
         pairs = _pairs(here, baseline)
         if test == "bayes":
-            rows = _bayes(group, here, pairs, ks, population, level, bayes_options, generator)
+            rows = _bayes(group, here, pairs, ks, population, level, bayes_options, generator,
+                          family)
         else:
             n, c = _aligned(group, here)
             rows = _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples,
-                                generator)
+                                generator, family)
         frame = pd.DataFrame(rows)
         for name, value in zip(configs, key, strict=True):
             frame[name] = value

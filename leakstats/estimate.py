@@ -63,6 +63,12 @@ def _leak_at_k_iv(k, confidence_level, population, method, n_boot):
     level = _check_level(confidence_level)
     _check_choice("population", population, POPULATIONS)
     _check_choice("method", method, CI_METHODS)
+    if method == "cp-eb" and population != "prompts":
+        raise LeakstatsError(
+            "method: 'cp-eb' is the fixed-prompt interval (its variance is the sampling "
+            "variance given the prompts); it does not cover the superpopulation. Fix: pass "
+            "population='prompts', or method='auto' / 'cp-effective' for the superpopulation."
+        )
     if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 10:
         raise LeakstatsError(
             f"n_boot: {n_boot!r} is not an integer >= 10. Fix: pass e.g. n_boot=2000."
@@ -134,10 +140,14 @@ def leak_at_k(
     population : {"prompts", "superpopulation"}
         ``"prompts"``: the benchmark's prompts are the estimand (sampling noise only).
         ``"superpopulation"``: the prompts are a sample from a larger population.
-    method : {"auto", "cp-effective", "wald", "bootstrap"}
-        Interval construction; ``"auto"`` is ``"cp-effective"``, the method whose coverage holds
-        across the simulation grid in docs/benchmarks.md. ``"wald"`` is the textbook interval,
-        offered for comparison (it fails with rare leaks).
+    method : {"auto", "cp-eb", "cp-effective", "wald", "bootstrap"}
+        Interval construction; ``"auto"`` is ``"cp-eb"`` for ``population="prompts"`` (an
+        effective-sample-size Clopper-Pearson interval from an empirical-Bayes estimate of the
+        sampling variance, never wider than ``"cp-effective"``) and ``"cp-effective"`` for
+        the superpopulation; their coverage and width against an oracle are in
+        docs/benchmarks.md. ``"cp-effective"`` with fixed prompts uses Hoeffding's worst-case
+        variance (conservative). ``"wald"`` is the textbook interval, offered for comparison
+        (it fails with rare leaks).
     by : str or list of str, optional
         Arm columns. Default: those of ``method, model, temperature, top_p, top_k, min_p, judge``
         present in the data; ``[]`` for a single arm.

@@ -9,7 +9,18 @@ Two estimands (see docs/methodology.md):
 
 Interval methods (``ci_method`` in results says exactly which construction produced a row):
 
-``"cp-effective"`` (default, analytic)
+``"cp-eb"`` (fixed-prompt default)
+    Clopper-Pearson at an effective sample size n* = theta (1 - theta) / var (z / t_df)^2,
+    with var an empirical-Bayes estimate of the estimator's sampling variance (posterior mean
+    of each prompt's exact Var(U_i) under a zero-inflated beta law fitted to the counts,
+    :mod:`leakstats._fixed_variance`), never below the unbiased variance estimate where
+    2k <= n (or, where 2k > n, scaled up to it at k = n // 2), and df Satterthwaite's
+    effective number of prompts carrying the variance. n* never falls below the Hoeffding
+    bound P n_min / k, so the interval is never wider than ``"cp-effective"``; it *is*
+    ``"cp-effective"`` with nothing leaked and, by rule, with fewer than 30 prompts when
+    2k > n. :class:`FixedSharp` holds what it needs at any level (the MOVER difference
+    intervals of :mod:`leakstats._difference` use it).
+``"cp-effective"`` (superpopulation default; conservative fixed-prompt option)
     A Clopper-Pearson interval on an *effective sample size* n* = theta(1 - theta) / Var
     (Korn & Graubard 1998). It never has zero width, stays inside [0, 1] and reduces to the
     exact binomial interval in the cases where that is exact.
@@ -43,10 +54,12 @@ from scipy.special import betaincinv, ndtri, stdtrit
 from leakstats._kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
 
 POPULATIONS = ("prompts", "superpopulation")
-CI_METHODS = ("auto", "cp-effective", "wald", "bootstrap")
-DEFAULT_METHOD = {"prompts": "cp-effective", "superpopulation": "cp-effective"}
+CI_METHODS = ("auto", "cp-eb", "cp-effective", "wald", "bootstrap")
+DEFAULT_METHOD = {"prompts": "cp-eb", "superpopulation": "cp-effective"}
 #: Below this many prompts, heterogeneous prompts get the distribution-free n* = P.
 FEW_PROMPTS = 30
+#: Above this many successes and failures, Clopper-Pearson limits use the normal form.
+_NORMAL_COUNT = 1e7
 
 
 @dataclass(frozen=True)
@@ -62,18 +75,61 @@ class ArmEstimate:
     per_prompt: np.ndarray  # (P, K) unbiased per-prompt estimates
 
 
-def clopper_pearson(x, n, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided Clopper-Pearson limits for (possibly non-integer) x successes in n trials."""
+@dataclass(frozen=True)
+class FixedSharp:
+    """The ``cp-eb`` interval of one arm at any level: estimate, sharp variance, its degrees of
+    freedom and the Hoeffding floor of the effective sample size, one entry per k.
+
+    At level L, n* = theta (1 - theta) / var * (z_L / t_L,df)^2, never below ``n_floor``,
+    and the limits are Clopper-Pearson's for theta n* successes in n* trials.
+    """
+
+    theta: np.ndarray
+    var: np.ndarray
+    df: np.ndarray
+    n_floor: np.ndarray
+    few: np.ndarray  # Hoeffding by rule: fewer than FEW_PROMPTS prompts and 2k > n
+
+    def n_eff(self, confidence_level) -> np.ndarray:
+        q = 0.5 + np.asarray(confidence_level, dtype=float) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shrink = (ndtri(q) / stdtrit(np.fmax(self.df, 1.0), q)) ** 2
+            n_est = self.theta * (1 - self.theta) / self.var * shrink
+        return np.where(np.isfinite(n_est) & (n_est > self.n_floor), n_est, self.n_floor)
+
+    def limits(self, confidence_level) -> tuple[np.ndarray, np.ndarray]:
+        n_eff = self.n_eff(confidence_level)
+        lo, hi = clopper_pearson(self.theta * n_eff, n_eff, confidence_level)
+        return np.minimum(lo, self.theta), np.maximum(hi, self.theta)
+
+    def labels(self) -> tuple[str, ...]:
+        sharp = self.n_eff(0.95) > self.n_floor
+        return tuple(
+            f"cp-eb (Hoeffding n*: fewer than {FEW_PROMPTS} prompts, 2k > n)" if f
+            else "cp-eb (empirical-Bayes n*)" if s else "cp-eb (Hoeffding n*)"
+            for s, f in zip(sharp, self.few, strict=True)
+        )
+
+
+def clopper_pearson(x, n, confidence_level) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided Clopper-Pearson limits for (possibly non-integer) x successes in n trials
+    (``confidence_level`` a number or an array broadcast with x and n)."""
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    x, n = np.broadcast_arrays(x, n)
-    alpha = 1.0 - confidence_level
+    x, n, alpha = np.broadcast_arrays(x, n, 1.0 - np.asarray(confidence_level, dtype=float))
     lo = np.zeros(x.shape)
     hi = np.ones(x.shape)
     pos = x > 0
-    lo[pos] = betaincinv(x[pos], n[pos] - x[pos] + 1, alpha / 2)
+    lo[pos] = betaincinv(x[pos], n[pos] - x[pos] + 1, alpha[pos] / 2)
     below = x < n
-    hi[below] = betaincinv(x[below] + 1, n[below] - x[below], 1 - alpha / 2)
+    hi[below] = betaincinv(x[below] + 1, n[below] - x[below], 1 - alpha[below] / 2)
+    # Beyond ~1e7 successes and failures betaincinv loses its digits; the limits are then
+    # the normal ones to within 1 / n.
+    big = (x > _NORMAL_COUNT) & (n - x > _NORMAL_COUNT)
+    if big.any():
+        theta = x[big] / n[big]
+        half = ndtri(1 - alpha[big] / 2) * np.sqrt(theta * (1 - theta) / n[big])
+        lo[big], hi[big] = theta - half, theta + half
     return lo, hi
 
 
@@ -109,6 +165,48 @@ class _Arm:
         """Hoeffding lower bound on the effective sample size: P * n_min / k."""
         return self.P * self.n_min / self.ks
 
+    def fixed_sharp(self) -> FixedSharp:
+        """The cp-eb interval's ingredients (see :class:`FixedSharp`).
+
+        var: the empirical-Bayes variance (:func:`leakstats._fixed_variance.eb_variance`), scaled
+        up to the unbiased estimate wherever that is larger, at k itself when 2k <= n, else at
+        the largest k that has one (n // 2); the unbiased estimate alone where the fit is not
+        possible. df = (sum_i v_i)^2 / sum_i v_i^2 over the prompts' variance terms
+        (Satterthwaite's effective number of prompts carrying the variance).
+        """
+        from leakstats._fixed_variance import eb_variance
+        from leakstats._kernels import fixed_variance_unbiased
+
+        # the largest k with an unbiased variance (none when n = 1: its entry is then NaN)
+        ks_all = np.append(self.ks, max(self.n_min // 2, 1))
+        P = self.P
+        pair_eb = eb_variance(self.dn, self.dc, self.weight, ks_all)  # (D, K + 1)
+        var_eb = self.weight @ pair_eb / P**2
+        unb_ok = 2 * ks_all <= self.n_min
+        pair_u = np.full(pair_eb.shape, np.nan)
+        if unb_ok.any():
+            pair_u[:, unb_ok] = fixed_variance_unbiased(
+                self.dn[:, None], self.dc[:, None], ks_all[None, unb_ok]
+            )
+        var_u = self.weight @ pair_u / P**2
+        K = self.ks.size
+        use_u = unb_ok[:K]
+        # EB, never below the unbiased estimate at k (2k <= n) or at the largest k that has one
+        check = np.where(use_u, np.arange(K), K)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inflate = np.fmax(1.0, var_u[check] / var_eb[check])
+        inflate = np.where(np.isfinite(inflate), inflate, 1.0)
+        var = var_eb[:K] * inflate
+        var = np.where(np.isnan(var), var_u[:K], var)
+        pair = pair_eb[:, :K] * inflate
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = (self.weight @ pair) ** 2 / (self.weight @ pair**2)
+        # With fewer than FEW_PROMPTS prompts and 2k > n the estimates are nearly 0/1 (a
+        # lattice of P + 1 values) and the prior is fitted on too few prompts: Hoeffding's n*.
+        few = (P < FEW_PROMPTS) & ~use_u
+        var = np.where(few, np.nan, var)
+        return FixedSharp(self.estimate, var, df, self.fixed_n_eff_bound(), few)
+
     def super_var(self) -> np.ndarray:
         """Sample variance of per-prompt estimates / P (NaN for a single prompt)."""
         if self.P < 2:
@@ -133,6 +231,11 @@ def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
     if method == "cp-effective":
         lo, hi = _cp_effective(theta, n0, confidence_level)
         labels = ("cp-effective (Hoeffding n*)",) * K
+    elif method == "cp-eb":
+        sharp = arm.fixed_sharp()
+        lo, hi = sharp.limits(confidence_level)
+        se = np.where(np.isfinite(sharp.var), np.sqrt(sharp.var), se)
+        labels = sharp.labels()
     elif method == "wald":
         z = ndtri(0.5 + confidence_level / 2)
         lo, hi = np.clip(theta - z * se, 0, 1), np.clip(theta + z * se, 0, 1)
@@ -278,6 +381,8 @@ def arm_intervals(
     arm = _Arm(n, c, ks)
     if method == "auto":
         method = DEFAULT_METHOD[population]
+    if method == "cp-eb" and population != "prompts":
+        raise ValueError("method='cp-eb' is a fixed-prompt interval (population='prompts')")
     if method == "bootstrap":
         rng = np.random.default_rng(rng)
     if population == "prompts":

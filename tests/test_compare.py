@@ -69,7 +69,8 @@ def test_tables_and_estimates(counts, result):
     assert list(diffs.columns) == [
         "method_a", "method_b", "k", "estimate", "se", "ci_low", "ci_high", "confidence_level",
         "ci_method", "n_prompts", "n_samples", "population", "test", "p_value", "p_adjusted",
-        "correction", "prob_a_greater", "significant"]
+        "correction", "prob_a_greater", "significant", "ci_low_simultaneous",
+        "ci_high_simultaneous"]
     assert [tuple(x) for x in diffs[["method_a", "method_b"]].drop_duplicates().values] == [
         ("a", "b"), ("a", "c"), ("b", "c")]
     methods = result.to_frame("methods")
@@ -80,7 +81,9 @@ def test_tables_and_estimates(counts, result):
                                            abs=1e-12)
         assert r.ci_low <= r.estimate <= r.ci_high
         assert 0 < r.p_value <= r.p_adjusted <= 1
-    assert set(diffs["test"]) == {"permutation"} and set(diffs["n_prompts"]) == {40}
+    assert set(diffs["test"]) == {"mover"} and set(diffs["n_prompts"]) == {40}
+    assert (diffs["ci_low_simultaneous"] <= diffs["ci_low"]).all()
+    assert (diffs["ci_high_simultaneous"] >= diffs["ci_high"]).all()
     assert set(diffs["n_samples"]) == {2400}
 
 
@@ -304,9 +307,16 @@ def test_bounds_and_antisymmetry(pairs, test):
 
 def test_summary_text(result):
     text = result.summary()
-    assert "within-prompt permutation test" in text
+    assert "MOVER of the fixed-prompt cp-eb intervals, dual test" in text
     assert "p-values adjusted by 'holm'" in text
-    assert "a - b" in text and "p_adj" in text and "*: holm-adjusted p < 0.05." in text
+    assert "a - b" in text and "p_adj" in text
+    assert "*: holm-adjusted p < 0.05 (the test is the dual of the interval)." in text
+
+
+def test_summary_states_the_rule_of_a_non_dual_test(counts):
+    text = leakstats.compare(counts, k=[1], test="permutation", rng=1).summary()
+    assert "within-prompt permutation test" in text
+    assert "*: holm-adjusted p < 0.05 and the 95% interval excludes 0." in text
 
 
 def test_latex_table(counts):

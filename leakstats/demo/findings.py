@@ -154,12 +154,11 @@ def findings(a: Analysis) -> dict[str, list[str]]:
             lines.append(f"leak@{n} at T = 1 minus {baseline}: " + "; ".join(parts) + ".")
     if lines:
         lines.append(
-            "How to read these: the p-values are exact within-prompt permutation tests about "
-            "these prompts (are the two models' samples exchangeable on each question?); the "
-            "intervals are paired bootstraps over prompts, which also carry the uncertainty of "
-            f"which questions were asked and are wide with {int(plain['n_prompts'].max())} "
-            "prompts. A difference can therefore be significant for these prompts while its "
-            "interval still includes 0.")
+            "How to read these: the intervals are for these "
+            f"{int(plain['n_prompts'].max())} prompts (sampling uncertainty only; MOVER of the "
+            "two models' cp-eb intervals) and the p-values are their duals (Holm-adjusted "
+            "over the models), so a difference marked significant has an interval that "
+            "excludes 0.")
     out["reference"] = lines
 
     rr = t["rule"]

@@ -249,20 +249,19 @@ def _settings_text(a: Analysis, settings: DemoSettings, run_info: dict) -> str:
 HOW_TO_READ = """\
 - **leak@k** is the chance that at least one of k sampled answers to a forget question leaks
   the forgotten fact (judge above), averaged over the forget questions. Its intervals
-  (`cp-effective`) are for **these prompts** (uncertainty from sampling only) and hold their
-  coverage with rare leaks and few prompts (docs/methodology.md).
+  (`cp-eb`) are for **these prompts** (uncertainty from sampling only), hold their coverage
+  with rare leaks and few prompts and are near the narrowest the data allow
+  (docs/methodology.md).
 - **Greedy** answers are deterministic: the greedy leak rate of these prompts is a number, not an
   estimate. Greedy ROUGE-L intervals treat the prompts as a sample of similar facts (t interval).
 - **Sampled vs greedy**: H0 leak@k = greedy leak rate; the p-value inverts the leak@k interval,
   so a difference is significant exactly when the interval excludes the greedy rate; Holm over
   the unlearned models at each k (original and retrain are shown for reference only).
-- **Paired tests** (`compare`): the models answer the same prompts; within-prompt permutation
-  test, paired-bootstrap intervals of the difference; Holm over the models compared with the
-  same reference in one decoding configuration, at each k. RULE vs its base is its own family.
-  The permutation test's H0 is "both models leak alike on every prompt" (per sample), so it can
-  reject when leak@k itself is equal (e.g. both saturate at large k): read the difference and
-  its interval alongside the p-value; the interval (paired bootstrap, prompts as a sample)
-  may also include 0 while the test (these prompts) rejects.
+- **Paired tests** (`compare`): the models answer the same prompts; the interval of a
+  difference combines the two models' fixed-prompt intervals (MOVER) and its p-value is the
+  interval's dual, so a row is significant only when its interval excludes 0; Holm over the
+  models compared with the same reference in one decoding configuration, at each k. RULE vs
+  its base is its own family.
 - **certify** gives one-sided upper bounds valid whatever the per-prompt leak probabilities, also
   with zero leaks; **extrapolation** predicts leak@k beyond the samples from a fitted law of leak
   rates (intervals by prompt bootstrap); the **Bayesian** model gives per-prompt posteriors and

@@ -1,0 +1,104 @@
+"""Sampling variance of the unbiased leak@k estimator of one prompt, and its empirical-Bayes
+estimate.
+
+For one prompt with n i.i.d. samples, each leaking with probability p (q = 1 - p), the
+unbiased estimator U = 1 - C(n - c, k) / C(n, k) is a U-statistic of degree k with kernel
+h(S) = 1 - prod_{j in S} (1 - X_j). Two k-subsets that share m samples have
+Cov(h(S), h(S')) = q^(2k - m) - q^(2k), and the number of ordered pairs of k-subsets sharing m
+samples is C(n, k) C(k, m) C(n - k, k - m), so
+
+    Var(U) = sum_{m >= 1} h_m (q^(2k - m) - q^(2k)),   h_m = C(k, m) C(n - k, k - m) / C(n, k),
+
+h the hypergeometric law of the overlap of two random k-subsets of n samples.
+
+The fixed-prompt variance of the benchmark estimate is sum_i Var(U_i) / P^2. It is unknown
+because the p_i are. :func:`eb_variance` estimates each Var(U_i) by its posterior mean under a
+zero-inflated beta law of p fitted to the arm's counts by maximum likelihood (empirical Bayes):
+given c_i, p_i is 0 with probability z_i (only when c_i = 0) and otherwise
+Beta(a + c_i, b + n_i - c_i), whose moments E[q^j] = prod_{t < j} (1 - alpha / (alpha + beta + t))
+are summed in log space, term by term, so that differences E[q^j] - E[q^(j + m)] keep their
+relative precision for rare leaks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import hypergeom
+
+#: Above this 2k, the term-by-term moments get long: :func:`eb_variance` returns NaN there.
+MAX_TERMS = 20_000
+
+
+def overlap_law(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support m >= 1 and probabilities h_m of the overlap of two random k-subsets of n."""
+    m = np.arange(max(1, 2 * k - n), k + 1)
+    h = hypergeom(n, k, k).pmf(m)
+    keep = h > 1e-300
+    return m[keep], h[keep]
+
+
+def variance_given_p(n: int, p, k: int) -> np.ndarray:
+    """Exact Var(U) of the unbiased leak@k estimator for n samples at leak probability p."""
+    p = np.asarray(p, dtype=float)
+    m, h = overlap_law(n, k)
+    with np.errstate(divide="ignore"):
+        log_q = np.log1p(-p)[..., None]
+    # q^(2k - m) - q^(2k) = q^(2k - m) (1 - q^m), each factor computed without cancellation
+    terms = np.exp((2 * k - m) * log_q) * -np.expm1(m * log_q)
+    terms = np.where(np.isnan(terms), 0.0, terms)  # p = 1: q = 0, no variance
+    return terms @ h
+
+
+def _log_moments(alpha: np.ndarray, beta: np.ndarray, j_max: int) -> np.ndarray:
+    """log E[q^j] under Beta(alpha, beta) for j = 0..j_max, shape (D, j_max + 1)."""
+    t = np.arange(j_max)
+    steps = np.log1p(-alpha[:, None] / (alpha[:, None] + beta[:, None] + t[None, :]))
+    out = np.zeros((alpha.size, j_max + 1))
+    np.cumsum(steps, axis=1, out=out[:, 1:])
+    return out
+
+
+def posterior_variance(n, c, k: int, *, pi0: float, a: float, b: float) -> np.ndarray:
+    """E[Var(U) | c] for pairs (n, c) with equal n, under p ~ pi0 delta_0 + (1 - pi0) Beta(a, b)."""
+    n = np.asarray(n, dtype=np.int64)
+    c = np.asarray(c, dtype=float)
+    n0 = int(n[0])
+    alpha, beta = a + c, b + n0 - c
+    L = _log_moments(alpha, beta, 2 * k)  # (D, 2k + 1)
+    m, h = overlap_law(n0, k)
+    # (1 - z) (E_beta q^(2k - m) - E_beta q^(2k)), z = P(p = 0 | c): nonzero only for c = 0
+    lo = L[:, 2 * k - m]  # (D, M)
+    diff = np.exp(lo) * -np.expm1(L[:, [2 * k]] - lo)
+    var = diff @ h
+    if pi0 > 0:
+        log_prior_zero = _log_moments(np.array([a]), np.array([b]), n0)[0, n0]  # log E q^n
+        zero_share = pi0 / (pi0 + (1 - pi0) * np.exp(log_prior_zero))
+        var = np.where(c == 0, (1 - zero_share) * var, var)
+    return var
+
+
+def eb_variance(dn, dc, weight, ks) -> np.ndarray:
+    """Empirical-Bayes estimates of Var(U) for distinct (n, c) pairs, shape (D, K).
+
+    All NaN where the fit is not possible (no leak, or every sample leaked); a column is NaN
+    where 2k > MAX_TERMS.
+    """
+    from leakstats._extrapolate_models import FAMILIES, Pairs, fit_family
+
+    dn = np.asarray(dn, dtype=np.int64)
+    dc = np.asarray(dc, dtype=np.int64)
+    ks = np.asarray(ks, dtype=np.int64)
+    out = np.full((dn.size, ks.size), np.nan)
+    if not (dc > 0).any() or not (dc < dn).any():
+        return out
+    family = FAMILIES["zi-beta"]
+    theta, _ = fit_family(family, Pairs(dn, dc, weight))
+    pi0, _, a, b = family.unpack(theta)
+    pi0, a, b = float(pi0[0]), float(a[0, 0]), float(b[0, 0])
+    for j, k in enumerate(ks):
+        if 2 * k > MAX_TERMS:
+            continue
+        for n_value in np.unique(dn):
+            sel = dn == n_value
+            out[sel, j] = posterior_variance(dn[sel], dc[sel], int(k), pi0=pi0, a=a, b=b)
+    return out

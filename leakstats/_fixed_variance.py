@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import hypergeom
 
+#: The law of p fitted to the counts (a family of leakstats._extrapolate_models).
+PRIOR_FAMILY = "zi-beta"
 #: Above this 2k, the term-by-term moments get long: :func:`eb_variance` returns NaN there.
 MAX_TERMS = 20_000
 
@@ -47,6 +49,19 @@ def variance_given_p(n: int, p, k: int) -> np.ndarray:
     terms = np.exp((2 * k - m) * log_q) * -np.expm1(m * log_q)
     terms = np.where(np.isnan(terms), 0.0, terms)  # p = 1: q = 0, no variance
     return terms @ h
+
+
+def jackknife_variance(n, c, k) -> np.ndarray:
+    """Delete-one jackknife estimate of Var(U) per pair, shape (D, K), for k <= n - 1."""
+    from leakstats._kernels import leak_at_k_unbiased
+
+    n = np.asarray(n, dtype=np.int64)[:, None]
+    c = np.asarray(c, dtype=np.int64)[:, None]
+    k = np.asarray(k, dtype=np.int64)[None, :]
+    without_leak = leak_at_k_unbiased(n - 1, np.maximum(c - 1, 0), k)
+    without_miss = leak_at_k_unbiased(n - 1, np.minimum(c, n - 1), k)
+    spread = c * (n - c) / n  # share of leaked times share of missed, times n
+    return (n - 1) / n * spread * (without_leak - without_miss) ** 2
 
 
 def _log_moments(alpha: np.ndarray, beta: np.ndarray, j_max: int) -> np.ndarray:
@@ -91,7 +106,7 @@ def eb_variance(dn, dc, weight, ks) -> np.ndarray:
     out = np.full((dn.size, ks.size), np.nan)
     if not (dc > 0).any() or not (dc < dn).any():
         return out
-    family = FAMILIES["zi-beta"]
+    family = FAMILIES[PRIOR_FAMILY]
     theta, _ = fit_family(family, Pairs(dn, dc, weight))
     pi0, _, a, b = family.unpack(theta)
     pi0, a, b = float(pi0[0]), float(a[0, 0]), float(b[0, 0])

@@ -168,33 +168,49 @@ class _Arm:
     def fixed_sharp(self) -> FixedSharp:
         """The cp-eb interval's ingredients (see :class:`FixedSharp`).
 
-        var: the empirical-Bayes variance (:func:`leakstats._fixed_variance.eb_variance`), scaled
-        up to the unbiased estimate wherever that is larger, at k itself when 2k <= n, else at
-        the largest k that has one (n // 2); the unbiased estimate alone where the fit is not
-        possible. df = (sum_i v_i)^2 / sum_i v_i^2 over the prompts' variance terms
-        (Satterthwaite's effective number of prompts carrying the variance).
+        var is the empirical-Bayes variance (:func:`leakstats._fixed_variance.eb_variance`),
+        scaled up wherever a model-free estimate is larger:
+
+        * 2k <= n: the unbiased estimate at k;
+        * 2k > n: the unbiased estimate at k' = n // 2 (scaled by the EB ratio from k' to k),
+          and the delete-one jackknife at min(k, n - 1) divided by the jackknife's excess over
+          the unbiased estimate at k' (the jackknife is conservative, Efron & Stein 1981; its
+          excess grows with k, so the corrected value still errs high).
+
+        Where the fit is not possible the unbiased estimate is used alone. df = (sum_i v_i)^2
+        / sum_i v_i^2 over the prompts' variance terms (Satterthwaite's effective number of
+        prompts carrying the variance). With fewer than FEW_PROMPTS prompts and 2k > n, var
+        is NaN (Hoeffding's n* by rule).
         """
-        from leakstats._fixed_variance import eb_variance
+        from leakstats._fixed_variance import eb_variance, jackknife_variance
         from leakstats._kernels import fixed_variance_unbiased
 
-        # the largest k with an unbiased variance (none when n = 1: its entry is then NaN)
-        ks_all = np.append(self.ks, max(self.n_min // 2, 1))
-        P = self.P
-        pair_eb = eb_variance(self.dn, self.dc, self.weight, ks_all)  # (D, K + 1)
+        K, P = self.ks.size, self.P
+        k_check = max(self.n_min // 2, 1)  # largest k with an unbiased variance (n >= 2)
+        k_jack = np.minimum(self.ks, max(self.n_min - 1, 1))
+        ks_all = np.concatenate([self.ks, [k_check], k_jack])  # columns: K, 1, K
+        pair_eb = eb_variance(self.dn, self.dc, self.weight, ks_all)
         var_eb = self.weight @ pair_eb / P**2
-        unb_ok = 2 * ks_all <= self.n_min
-        pair_u = np.full(pair_eb.shape, np.nan)
+        unb_ok = 2 * ks_all[: K + 1] <= self.n_min
+        pair_u = np.full((self.dn.size, K + 1), np.nan)
         if unb_ok.any():
             pair_u[:, unb_ok] = fixed_variance_unbiased(
-                self.dn[:, None], self.dc[:, None], ks_all[None, unb_ok]
+                self.dn[:, None], self.dc[:, None], ks_all[None, : K + 1][:, unb_ok]
             )
         var_u = self.weight @ pair_u / P**2
-        K = self.ks.size
         use_u = unb_ok[:K]
-        # EB, never below the unbiased estimate at k (2k <= n) or at the largest k that has one
-        check = np.where(use_u, np.arange(K), K)
         with np.errstate(divide="ignore", invalid="ignore"):
+            # 2k <= n: the unbiased estimate at k; else at k' (columns K)
+            check = np.where(use_u, np.arange(K), K)
             inflate = np.fmax(1.0, var_u[check] / var_eb[check])
+            if self.n_min >= 2:
+                jack = self.weight @ jackknife_variance(
+                    self.dn, self.dc, np.append(k_jack, k_check)
+                ) / P**2
+                excess = np.fmax(1.0, jack[K] / var_u[K])
+                excess = excess if np.isfinite(excess) else 1.0
+                ratio = jack[:K] / var_eb[K + 1:] / excess
+                inflate = np.where(use_u, inflate, np.fmax(inflate, ratio))
         inflate = np.where(np.isfinite(inflate), inflate, 1.0)
         var = var_eb[:K] * inflate
         var = np.where(np.isnan(var), var_u[:K], var)

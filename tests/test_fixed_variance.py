@@ -12,6 +12,7 @@ from scipy.stats import beta as beta_law
 
 from leakstats._fixed_variance import (
     eb_variance,
+    jackknife_variance,
     overlap_law,
     posterior_variance,
     variance_given_p,
@@ -97,3 +98,21 @@ def test_eb_variance_tracks_the_true_variance():
     # relative sd of the estimate across 30 seeded data sets of this law: 1.5%, 3.1% and 8.9%
     # at k = 1, 30, 100 (mean error under 1%); the tolerance is 3 sd
     assert (np.abs(got / want - 1) < np.array([0.045, 0.093, 0.27])).all(), got / want
+
+
+@pytest.mark.parametrize(("n", "c", "k"), [(10, 0, 3), (10, 4, 9), (7, 7, 2), (12, 5, 11)])
+def test_jackknife_variance_matches_deleting_each_sample(n, c, k):
+    samples = np.r_[np.ones(c, int), np.zeros(n - c, int)]
+    loo = np.array([leak_at_k_unbiased(n - 1, np.delete(samples, i).sum(), k) for i in range(n)])
+    want = (n - 1) / n * ((loo - loo.mean()) ** 2).sum()
+    got = float(jackknife_variance([n], [c], [k])[0, 0])
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+def test_jackknife_is_conservative_on_average():
+    """Efron-Stein: E[jackknife] >= Var(U_(n-1)) >= Var(U_n); exact expectation by summing."""
+    n, k, p = 20, 15, 0.08
+    c = np.arange(n + 1)
+    pmf = np.array([comb(n, int(j)) for j in c], dtype=float) * p**c * (1 - p) ** (n - c)
+    expected = pmf @ jackknife_variance(np.full(n + 1, n), c, [k])[:, 0]
+    assert expected >= binomial_sum_variance(n - 1, p, k) >= binomial_sum_variance(n, p, k)

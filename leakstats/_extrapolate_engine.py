@@ -16,8 +16,13 @@ of the benchmark's own prompts given their counts.
 *auto*: the same bootstrap, but every resample first *selects* its family among
 :data:`AUTO_FAMILIES` by AIC (Buckland, Burnham & Augustin 1997, "Model selection: an integral
 part of inference"), so that the interval also carries the uncertainty of which law's shape to
-extrapolate with. The point estimate is the prediction of the family that AIC (an asymptotic
-leave-one-out criterion, Stone 1977) selects on the full data.
+extrapolate with. The point estimate is the prediction of the beta law unless another law's
+AIC (an asymptotic leave-one-out criterion, Stone 1977) is lower by more than its margin
+(:data:`AUTO_MARGINS`): on a near tie the reference law is kept, since a richer law picked on
+a small AIC lead extrapolates further from the truth, when it is wrong, than the beta law
+does. The interval is widened to hold the point where needed. The margins were set in the
+simulation of benchmarks/extrapolation.py (``--rules`` compares this rule with plain AIC, BIC,
+parsimony margins, Akaike weights and bagging).
 
 *power-law* baselines: ordinary least squares on the observed unbiased leak@k curve
 (k = 1 .. n_min, log-spaced), intervals by the percentile bootstrap over prompts.
@@ -34,8 +39,21 @@ from leakstats import _extrapolate_models as em
 from leakstats._errors import LeakstatsError
 from leakstats._kernels import distinct_pairs, leak_at_k_unbiased
 
-#: Families among which ``method="auto"`` selects (per bootstrap resample, by AIC).
+#: Families among which ``method="auto"`` selects (per bootstrap resample).
 AUTO_FAMILIES = ("beta", "zi-beta", "beta-mix", "logit-normal", "zi-logit-normal")
+#: AIC margin by which a law must beat the beta law to be the point estimate of ``auto``:
+#: 3 for the logit-normal law (as many parameters), 6 for a law one to three parameters
+#: richer than the law it extends, 9 for the zero-inflated logit-normal (both).
+AUTO_MARGINS = {"beta": 0.0, "zi-beta": 6.0, "beta-mix": 6.0, "logit-normal": 3.0,
+                "zi-logit-normal": 9.0}
+#: Rules of ``auto`` compared in benchmarks/extrapolation.py (``--rules``), each a pair
+#: (rule of the point estimate, rule of every bootstrap resample); see :func:`auto_weights`.
+AUTO_RULES = (("beta-first", "aic"), ("aic", "aic"), ("bic", "bic"),
+              ("aic-parsimony-4", "aic-parsimony-4"), ("aic-weights", "aic-weights"),
+              ("bic-weights", "bic-weights"), ("aic-bagged", "aic"),
+              ("beta-first", "beta-first"))
+#: The rule ``method="auto"`` uses (docs/extrapolation.md, section 5, says why).
+AUTO_RULE = ("beta-first", "aic")
 #: Maximum-likelihood families offered as methods.
 MLE_METHODS = tuple(em.FAMILIES)
 POWER_LAWS = {
@@ -119,7 +137,7 @@ class ArmData:
 def fit_mle(arm: ArmData, names, population: str):
     """Full-data and bootstrap fits of the named families, and the full-data predictions.
 
-    Returns {name: dict(theta, loglik, aic, point (A,), boot_theta (B, p), boot_aic (B,))}
+    Returns {name: dict(theta, loglik, aic, point (A,), boot_theta (B, p), boot_loglik (B,))}
     over all k of the arm (A = len(arm.all_ks)); bootstrap predictions are computed on
     demand by :func:`boot_moments` (``auto`` needs them only where a family was selected).
     """
@@ -137,7 +155,7 @@ def fit_mle(arm: ArmData, names, population: str):
             "aic": -2 * ll + 2 * family.n_params,
             "point": point[0],
             "boot_theta": boot_theta,
-            "boot_aic": -2 * boot_ll + 2 * family.n_params,
+            "boot_loglik": boot_ll,
         }
     return out
 
@@ -170,32 +188,84 @@ def family_prediction(arm: ArmData, name: str, fit: dict, level: float, populati
     return Prediction(est[:-1], se[:-1], lo[:-1], hi[:-1], label, asymptote=asym)
 
 
-def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv: dict):
+def auto_weights(loglik, names, n_prompts: int, rule: str) -> np.ndarray:
+    """Weights (F, B) of the families ``names`` in each of B columns of log-likelihoods (F, B).
+
+    ``rule``: ``"beta-first"`` (least AIC + :data:`AUTO_MARGINS`: the beta law unless
+    another's AIC is lower by more than its margin), ``"aic"``, ``"bic"`` (the least
+    criterion; BIC's penalty is log(n_prompts) per parameter), ``"aic-parsimony-<d>"`` (of
+    the families within d of the least AIC, the one with fewest parameters, ties broken by
+    AIC), ``"aic-weights"`` / ``"bic-weights"`` (Akaike weights exp(-criterion / 2),
+    normalised), ``"aic-bagged"`` (the weights of ``"aic"``; the point estimate is then the
+    mean over the resamples, see :func:`auto_prediction`). A family whose fit failed
+    (non-finite log-likelihood) gets 0.
+    """
+    loglik = np.atleast_2d(np.asarray(loglik, dtype=float))
+    k = np.array([em.FAMILIES[n].n_params for n in names], dtype=float)[:, None]
+    penalty = np.log(n_prompts) if rule.startswith("bic") else 2.0
+    crit = np.where(np.isfinite(loglik), -2.0 * loglik + penalty * k, np.inf)
+    if rule == "beta-first":
+        crit = crit + np.array([AUTO_MARGINS[n] for n in names])[:, None]
+    best = crit.min(axis=0)
+    out = np.zeros_like(crit)
+    if rule.endswith("-weights"):
+        with np.errstate(invalid="ignore"):
+            w = np.where(np.isfinite(crit), np.exp(-0.5 * (crit - best)), 0.0)
+        return w / w.sum(axis=0)
+    if "-parsimony-" in rule:
+        margin = float(rule.rsplit("-", 1)[1])
+        within = crit <= best + margin
+        fewest = np.where(within, k, np.inf).min(axis=0)
+        crit = np.where(within & (k == fewest), crit, np.inf)
+    out[crit.argmin(axis=0), np.arange(crit.shape[1])] = 1.0
+    return out
+
+
+def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv: dict,
+                    rule: tuple[str, str] = AUTO_RULE):
+    """``auto``: the point estimate by ``rule[0]`` on the full data, the interval by a prompt
+    bootstrap that applies ``rule[1]`` in every resample (each resample's predictive law is
+    the weighted mixture of its families' moment-matched betas)."""
+    point_rule, boot_rule = rule
     names = [n for n in AUTO_FAMILIES if n in fits]
-    aic = np.array([fits[n]["aic"] for n in names])
-    chosen = int(np.argmin(aic))
-    boot_aic = np.stack([fits[n]["boot_aic"] for n in names])  # (F, B)
-    pick = np.argmin(boot_aic, axis=0)  # (B,)
-    mean = np.empty((arm.n_boot, arm.all_ks.size))
-    var = np.empty_like(mean)
+    ll = np.array([fits[n]["loglik"] for n in names])
+    weight = auto_weights(ll[:, None], names, arm.P, point_rule)[:, 0]  # (F,)
+    chosen = int(np.argmax(weight))
+    boot_w = auto_weights(np.stack([fits[n]["boot_loglik"] for n in names]), names, arm.P,
+                          boot_rule)  # (F, B)
+    mean = np.zeros((arm.n_boot, arm.all_ks.size))
+    second = np.zeros_like(mean)
+    within = np.zeros_like(mean)
     for i, name in enumerate(names):
-        rows = np.flatnonzero(pick == i)
-        mean[rows], var[rows] = boot_moments(arm, name, fits[name], population, rows)
-    est, se, lo, hi = _interval(fits[names[chosen]]["point"], mean, var, level)
-    share = np.bincount(pick, minlength=len(names)) / arm.n_boot
-    label = (
-        f"auto: {names[chosen]} selected by AIC; interval: prompt bootstrap (B={arm.n_boot}) "
-        f"with AIC selection among {', '.join(names)} in every resample (Buckland et al. 1997)"
-    )
+        rows = np.flatnonzero(boot_w[i] > 0)
+        m, v = boot_moments(arm, name, fits[name], population, rows)
+        w = boot_w[i, rows, None]
+        mean[rows] += w * m
+        second[rows] += w * (v + m * m)
+        within[rows] += w * v
+    # a resample that selected one law keeps that law's variance as computed
+    one_law = (boot_w == 1.0).any(axis=0)[:, None]
+    var = np.where(one_law, within, np.maximum(second - mean * mean, 0.0))
+    if point_rule.endswith("-bagged"):
+        point = mean.mean(axis=0)
+    else:
+        point = sum(weight[i] * fits[n]["point"] for i, n in enumerate(names))
+    est, se, lo, hi = _interval(point, mean, var, level)
+    share = boot_w.mean(axis=1)
+    label = (f"auto: {_rule_label(point_rule, names[chosen])}; interval: prompt bootstrap "
+             f"(B={arm.n_boot}) with {_rule_label(boot_rule, None)} among "
+             f"{', '.join(names)} in every resample (Buckland et al. 1997)")
+    n_params = np.array([em.FAMILIES[n].n_params for n in names])
+    aic = -2 * ll + 2 * n_params
     selection = []
-    best = aic.min()
     for i, name in enumerate(names):
         selection.append({
             "family": name,
-            "n_params": em.FAMILIES[name].n_params,
-            "loglik": fits[name]["loglik"],
+            "n_params": int(n_params[i]),
+            "loglik": ll[i],
             "aic": aic[i],
-            "delta_aic": aic[i] - best,
+            "delta_aic": aic[i] - aic.min(),
+            "margin": AUTO_MARGINS[name],
             "cv_loglik": cv.get(name, np.nan),
             "selected": i == chosen,
             "bootstrap_share": share[i],
@@ -204,6 +274,24 @@ def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv:
     asym = (est[-1], se[-1], lo[-1], hi[-1], label)
     return Prediction(est[:-1], se[:-1], lo[:-1], hi[:-1], label, asymptote=asym,
                       selection=selection)
+
+
+def _rule_label(rule: str, chosen: str | None) -> str:
+    """Words for a rule of :func:`auto_weights`; with ``chosen``, the law it picked."""
+    crit = rule.split("-")[0].upper()
+    if rule == "beta-first":
+        text = ("beta unless another law's AIC is lower by its margin (logit-normal 3, "
+                "zi-beta and beta-mix 6, zi-logit-normal 9)")
+        return text if chosen is None else f"{chosen} selected ({text})"
+    if rule.endswith("-bagged"):
+        return f"bootstrap mean of the {crit}-selected laws"
+    if rule.endswith("-weights"):
+        return f"average of the laws with {crit} weights"
+    if "-parsimony-" in rule:
+        margin = rule.rsplit("-", 1)[1]
+        what = f"the law with fewest parameters within {margin} of the least {crit}"
+        return what if chosen is None else f"{chosen} selected ({what})"
+    return f"{crit} selection" if chosen is None else f"{chosen} selected by {crit}"
 
 
 # --------------------------------------------------------------------------- power laws

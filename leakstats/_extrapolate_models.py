@@ -13,7 +13,9 @@ A prompt's count is c | n ~ integral Binomial(n, p) dG(p). Everything is evaluat
 number of prompts. Beta families use closed forms (beta-binomial conjugacy); the logit-normal
 family integrates on a fixed grid of logit p whose spacing follows the largest n (trapezoid
 rule on a smooth peaked integrand: exact to many digits once the spacing is below the width
-of the binomial likelihood, 2 / sqrt(n) on the logit scale).
+of the binomial likelihood, 2 / sqrt(n) on the logit scale; the pairs whose scaled marginal
+likelihood underflows, where the law has next to no mass near the counts, are redone in log
+space).
 
 Unconstrained parameters (the optimiser's coordinates), in this order: ``logit pi0``
 (zero-inflated families), ``logit w1`` (two-component mixtures), then per beta component
@@ -26,17 +28,29 @@ r_j over the components; E[leak@k | c] = sum_j r_j (1 - R_jk) with
 R_jk = E[(1 - p)^k | c, j] = B(a_j + c, b_j + n - c + k) / B(a_j + c, b_j + n - c) for a beta
 component; second moments likewise with R_j,2k. k = inf is the asymptote: a prompt leaks
 eventually unless p = 0.
+
+Large k (up to 1e18 and beyond) is computed in log space. log R = log B(x, y + k) - log B(x, y)
+(x = a + c, y = b + n - c) is written as D(y, x) - D(y + k, x) with D(z, s) = log G(z + s) -
+log G(z) (for k < x, as D(y, k) - D(y + x, k): the ratio is symmetric in x and k), and D is
+computed from the difference of the Stirling series at z + s and z for z >= 15 (below, log G
+is small and the direct difference, after the recurrence of G when s < 1, is exact enough),
+so that no two log-gammas of size k log k are subtracted: the direct difference loses every
+digit past k ~ 1e15 (log G(1e16) ~ 3.6e17, whose spacing of doubles is 64). log R <= 0
+exactly, so each component's leak@k = -expm1(log R) lies in [0, 1] and increases with k; a
+mixture adds them with non-negative weights.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln, logit
+from scipy.special import digamma, expit, gammaln, logit, logsumexp
 
 # --------------------------------------------------------------------------- data
 #: Finest logit-grid spacing used by the logit-normal family, and the largest grid.
 _GRID_LIMITS = (-32.0, 12.0)
 _GRID_MAX_POINTS = 20_000
+#: Below this, a scaled marginal likelihood on the logit grid is recomputed in log space.
+_Q_TINY = 1e-280
 
 
 class Pairs:
@@ -56,7 +70,8 @@ class Pairs:
         return self.n.size
 
     def logit_grid(self):
-        """(x, p, L, offset): logit grid, p on it, scaled binomial likelihoods (D, G), log scale.
+        """(x, p, L, offset, log_L): logit grid, p on it, scaled binomial likelihoods (D, G),
+        log scale, and log L.
 
         L[d, g] = Binomial(c_d | n_d, p_g) / exp(offset_d), with offset_d the row maximum.
         """
@@ -76,8 +91,86 @@ class Pairs:
                 + (self.n - self.c)[:, None] * log_1mp[None, :]
             )
             offset = log_l.max(axis=1)
-            self._grid = (x, np.exp(log_p), np.exp(log_l - offset[:, None]), offset)
+            log_l -= offset[:, None]
+            self._grid = (x, np.exp(log_p), np.exp(log_l), offset, log_l)
         return self._grid
+
+
+#: Stirling series of log G(z) - ((z - 1/2) log z - z + log(2 pi) / 2), coefficients of
+#: 1/z, 1/z^3, ...; with 5 terms and z >= 15 the truncation error is below 1e-16.
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188)
+_STIRLING_MIN = 15.0
+
+
+def _stirling_tail(z):
+    """The series without its first term: sum over m >= 2 of c_m z^-(2m - 1)."""
+    w = np.reciprocal(z * z)
+    out = w * _STIRLING[-1]
+    for coef in _STIRLING[-2:0:-1]:
+        out += coef
+        out *= w
+    out /= z
+    return out
+
+
+def log_gamma_ratio(z, s):
+    """log G(z + s) - log G(z) for z > 0, s >= 0 (arrays of one shape, or scalars), without
+    cancellation at large z."""
+    z = np.asarray(z, dtype=float)
+    s = np.asarray(s, dtype=float)
+    shape = np.broadcast_shapes(z.shape, s.shape)
+    if z.shape != s.shape or z.ndim == 0:
+        z, s = np.broadcast_arrays(np.atleast_1d(z), np.atleast_1d(s))
+    small = z < _STIRLING_MIN
+    zl = np.where(small, _STIRLING_MIN, z) if small.any() else z
+    zs = zl + s
+    # (z' - 1/2) log z' - z' - (z - 1/2) log z + z, z' = z + s, and the series' difference:
+    # its first term c_1 (1 / z' - 1 / z) = -s / (12 z z') exactly, the rest directly
+    out = np.log(zs)
+    out -= 1.0
+    out *= s
+    out += (zl - 0.5) * np.log1p(s / zl)
+    out -= s / (12.0 * zl * zs)
+    out += _stirling_tail(zs)
+    out -= _stirling_tail(zl)
+    if small.any():
+        zi, si = z[small], s[small]
+        # small z: log G(z) < 26, so the direct difference keeps its absolute accuracy;
+        # for s < 1 (a relative accuracy too), shift z up by G(z + 1) = z G(z) first
+        val = gammaln(zi + si) - gammaln(zi)
+        tiny = si < 1.0
+        if tiny.any():
+            zt, st = zi[tiny].copy(), si[tiny]
+            shift = np.zeros(zt.shape)
+            low = zt < _STIRLING_MIN
+            while low.any():
+                shift[low] += np.log1p(st[low] / zt[low])
+                zt[low] += 1.0
+                low = zt < _STIRLING_MIN
+            val[tiny] = log_gamma_ratio(zt, st) - shift
+        out[small] = val
+    return out.reshape(shape)
+
+
+def log_beta_ratio(x, y, k, d_yx=None):
+    """log [B(x, y + k) / B(x, y)] = log E[(1 - p)^k] for p ~ Beta(x, y); <= 0, finite for
+    x, y > 0 and any finite k >= 0 (see the module docstring). ``d_yx``: the value of
+    ``log_gamma_ratio(y, x)`` when already known (it does not depend on k)."""
+    x, y, k = (np.asarray(v, dtype=float) for v in (x, y, k))
+    shape = np.broadcast_shapes(x.shape, y.shape, k.shape)
+    x, y, k = (np.atleast_1d(v) for v in (x, y, k))
+    if not (x.shape == y.shape == k.shape):
+        x, y, k = np.broadcast_arrays(x, y, k)
+    if d_yx is None:
+        d_yx = log_gamma_ratio(y, x)
+    out = d_yx - log_gamma_ratio(y + k, x)
+    # the ratio is symmetric in x and k: for k << x, subtract the smaller increments (the
+    # direct form loses about 1e-16 x log(y + x) in absolute terms, negligible for x <= 64)
+    swap = (k < x) & (x > 64.0)
+    if swap.any():
+        xs, ys, ks = x[swap], y[swap], k[swap]
+        out[swap] = log_gamma_ratio(ys, ks) - log_gamma_ratio(ys + xs, ks)
+    return np.minimum(out, 0.0).reshape(shape)
 
 
 def _logaddexp_rows(zero, comp_sum):
@@ -239,21 +332,18 @@ class BetaFamily(Family):
         r0 = np.exp(zero - log_f)
         r = np.exp(comp - log_f[:, None, :])
         c, n = pairs.c[None, None, :], pairs.n[None, None, :]
-        # R_k = B(x, y + k) / B(x, y) = G(y + k) G(x + y) / (G(y) G(x + y + k))
+        # R_k = B(x, y + k) / B(x, y), x = a + c, y = b + n - c
+        x = a[:, :, None] + c
         y = b[:, :, None] + n - c
-        xy = a[:, :, None] + b[:, :, None] + n
-        base = gammaln(xy) - gammaln(y)
-
-        def log_ratio(k):
-            return gammaln(y + k) - gammaln(xy + k) + base
-
+        d_yx = log_gamma_ratio(y, x)
         for k in np.asarray(ks, dtype=float):
             if np.isinf(k):
                 m = 1.0 - r0
                 yield m, m
                 continue
-            log_r1 = log_ratio(k)
-            log_r2 = log_ratio(2 * k)
+            kk = np.full(x.shape, k)
+            log_r1 = log_beta_ratio(x, y, kk, d_yx)
+            log_r2 = log_beta_ratio(x, y, 2 * kk, d_yx)
             leak = -np.expm1(log_r1)  # 1 - R_k
             # 1 - 2 R_k + R_2k = (1 - R_k)^2 + (R_2k - R_k^2), the latter >= 0 and tiny-safe
             spread = np.exp(log_r2) * -np.expm1(np.minimum(2 * log_r1 - log_r2, 0.0))
@@ -267,7 +357,7 @@ class BetaFamily(Family):
             if np.isinf(k):
                 out[:, j] = 1.0 - pi0
             else:
-                comp = -np.expm1(betaln(a, b + k) - betaln(a, b))
+                comp = -np.expm1(log_beta_ratio(a, b, k))
                 out[:, j] = (1.0 - pi0) * (w * comp).sum(axis=1)
         return out
 
@@ -318,29 +408,52 @@ class LogitNormalFamily(Family):
         return np.clip(np.array(rows, dtype=float), lo + 1e-9, hi - 1e-9)
 
     def _prior(self, m, s, x):
-        """Normalised grid weights of logit p (S, G) and standardised grid (S, G)."""
+        """Normalised grid weights of logit p (S, G), their logs, and the standardised grid."""
         z = (x[None, :] - m[:, None]) / s[:, None]
         log_u = -0.5 * z * z
-        u = np.exp(log_u - log_u.max(axis=1, keepdims=True))
-        return u / u.sum(axis=1, keepdims=True), z
+        log_u -= log_u.max(axis=1, keepdims=True)
+        u = np.exp(log_u)
+        total = u.sum(axis=1, keepdims=True)
+        return u / total, log_u - np.log(total), z
 
     def _terms(self, theta, pairs):
         theta, pi0, m, s = self._ms(theta)
-        x, p, L, offset = pairs.logit_grid()
-        prior, z = self._prior(m, s, x)
+        x, p, L, offset, log_L = pairs.logit_grid()
+        prior, log_prior, z = self._prior(m, s, x)
         q = prior @ L.T  # (S, D), scaled marginal likelihood of the non-zero part
+        # where the law puts next to no mass where the likelihood is (e.g. c = n under a law
+        # far in the left tail), q underflows: redo those in log space, and keep their
+        # posteriors over the grid for the moments and the gradient
+        tiny = np.nonzero(q < _Q_TINY)
+        log_q = np.log(np.maximum(q, _Q_TINY))
+        post = None
+        if tiny[0].size:
+            log_joint = log_prior[tiny[0]] + log_L[tiny[1]]  # (T, G)
+            log_q[tiny] = logsumexp(log_joint, axis=1)
+            post = (tiny, np.exp(log_joint - log_q[tiny][:, None]))
         with np.errstate(divide="ignore"):
-            comp = np.log1p(-pi0)[:, None] + np.log(q) + offset[None, :]
+            comp = np.log1p(-pi0)[:, None] + log_q + offset[None, :]
             zero = np.where(pairs.zero[None, :], np.log(pi0)[:, None], -np.inf)
         log_f = _logaddexp_rows(zero, comp)
-        return zero, comp, log_f, prior, z, q, (pi0, m, s)
+        return zero, comp, log_f, prior, z, q, post, (pi0, m, s)
+
+    @staticmethod
+    def _posterior_mean(prior, L, q, post, values):
+        """E[values_g | c] per row and pair, (S, D); ``values`` (G,) or (S, G)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(q > 0, ((prior * values) @ L.T) / q, 0.0)
+        if post is not None:
+            (rows, cols), weights = post
+            vals = values[rows] if np.ndim(values) == 2 else values[None, :]
+            out[rows, cols] = (weights * vals).sum(axis=1)
+        return out
 
     def pair_loglik(self, theta, pairs):
         return self._terms(theta, pairs)[2]
 
     def nll_grad(self, theta, pairs, weight):
-        zero, comp, log_f, prior, z, q, (pi0, m, s) = self._terms(theta, pairs)
-        x, p, L, offset = pairs.logit_grid()
+        zero, comp, log_f, prior, z, q, post, (pi0, m, s) = self._terms(theta, pairs)
+        L = pairs.logit_grid()[2]
         wt = weight / weight.sum(axis=1, keepdims=True)
         value = -(wt * log_f).sum(axis=1)
         r0 = np.exp(zero - log_f)
@@ -350,9 +463,8 @@ class LogitNormalFamily(Family):
         s_s = z * z
         s_m -= (prior * s_m).sum(axis=1, keepdims=True)
         s_s -= (prior * s_s).sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            post_m = np.where(q > 0, ((prior * s_m) @ L.T) / q, 0.0)
-            post_s = np.where(q > 0, ((prior * s_s) @ L.T) / q, 0.0)
+        post_m = self._posterior_mean(prior, L, q, post, s_m)
+        post_s = self._posterior_mean(prior, L, q, post, s_s)
         grads = []
         if self.zero_inflated:
             grads.append((wt * (r0 - pi0[:, None])).sum(axis=1))
@@ -361,9 +473,9 @@ class LogitNormalFamily(Family):
         return value, -np.stack(grads, axis=1)
 
     def pair_leak_moments(self, theta, pairs, ks):
-        zero, comp, log_f, prior, z, q, _ = self._terms(theta, pairs)
+        zero, comp, log_f, prior, z, q, post, _ = self._terms(theta, pairs)
         r0 = np.exp(zero - log_f)
-        x, p, L, offset = pairs.logit_grid()
+        x, p, L, offset, _ = pairs.logit_grid()
         log_1mp = np.log1p(-p)
         for k in np.asarray(ks, dtype=float):
             if np.isinf(k):
@@ -371,9 +483,8 @@ class LogitNormalFamily(Family):
                 yield m, m
                 continue
             leak = -np.expm1(k * log_1mp)  # (G,)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                m1 = np.where(q > 0, ((prior * leak) @ L.T) / q, 0.0)
-                m2 = np.where(q > 0, ((prior * leak**2) @ L.T) / q, 0.0)
+            m1 = self._posterior_mean(prior, L, q, post, leak)
+            m2 = self._posterior_mean(prior, L, q, post, leak * leak)
             yield (1.0 - r0) * m1, (1.0 - r0) * m2
 
     def population_leak(self, theta, ks):

@@ -35,6 +35,9 @@ __all__ = ["BacktestResult", "ExtrapolationResult", "METHODS", "backtest", "extr
 
 #: Values of ``method=``; see :func:`extrapolate`.
 METHODS = eng.METHODS
+#: Columns of :meth:`ExtrapolationResult.selection`.
+SELECTION_COLUMNS = ("family", "n_params", "loglik", "aic", "delta_aic", "margin", "cv_loglik",
+                     "selected", "bootstrap_share", "parameters")
 #: Fewer prompts with a leak than this: the shape of the law is barely informed (warning).
 FEW_LEAKING = 10
 
@@ -90,9 +93,11 @@ class ExtrapolationResult:
         return self.observed_table.copy()
 
     def selection(self) -> pd.DataFrame:
-        """What ``auto`` compared, per arm and family: log-likelihood, AIC, 5-fold
+        """What ``auto`` compared, per arm and family: log-likelihood, AIC, ``margin`` (the
+        AIC lead over the beta law it needs to give the point estimate), 5-fold
         cross-validated log-likelihood, whether it was selected, the share of bootstrap
-        resamples that selected it, and its fitted parameters (empty without ``auto``)."""
+        resamples whose AIC selected it, and its fitted parameters (empty without
+        ``auto``)."""
         return self.selection_table.copy()
 
     def counts(self) -> pd.DataFrame:
@@ -301,14 +306,16 @@ def extrapolate(
         The k values to predict (any positive integers; k <= n gives the model's fit of the
         observed curve).
     method : str or sequence of str, default "auto"
-        ``"auto"``: the law of leak rates is selected by AIC among ``beta``, ``zi-beta``,
-        ``beta-mix``, ``logit-normal`` and ``zi-logit-normal``, and the interval is a prompt
-        bootstrap that re-selects the law in every resample, so that it carries the
-        uncertainty of the extrapolated shape (``selection()`` says what was picked and how
-        often). One family by maximum likelihood, interval by prompt bootstrap:
-        ``"zi-beta"`` (zero-inflated beta-binomial: the atom at p = 0 gives the asymptote),
-        ``"beta"`` (beta-binomial, Kazdan et al. 2025), ``"beta-mix"``, ``"zi-beta-mix"`` (two
-        betas), ``"logit-normal"``, ``"zi-logit-normal"`` (logistic random intercept).
+        ``"auto"``: the point estimate is the beta law's unless another of ``zi-beta``,
+        ``beta-mix``, ``logit-normal`` and ``zi-logit-normal`` has an AIC lower by more than
+        its margin (6, 6, 3, 9: on a near tie the reference law is kept), and the interval is
+        a prompt bootstrap that selects the law by AIC in every resample, so that it carries
+        the uncertainty of the extrapolated shape (``selection()`` says what was picked, the
+        margins and how often each law was selected). One family by maximum likelihood,
+        interval by prompt bootstrap: ``"zi-beta"`` (zero-inflated beta-binomial: the atom
+        at p = 0 gives the asymptote), ``"beta"`` (beta-binomial, Kazdan et al. 2025),
+        ``"beta-mix"``, ``"zi-beta-mix"`` (two betas), ``"logit-normal"``,
+        ``"zi-logit-normal"`` (logistic random intercept).
         ``"bayes"``: the posterior of :func:`leakstats.fit_bayes` (PyMC; seconds to minutes).
         Baselines: ``"power-law"``, -log(1 - leak@k) = a k^b fitted to the observed curve (the
         form named in the issue), and ``"power-law-neglog"``, -log(leak@k) = a k^(-b) (the
@@ -389,8 +396,7 @@ def extrapolate(
         return table
 
     cols = ["model", "k", *RESULT_COLUMNS]
-    selection_cols = ["family", "n_params", "loglik", "aic", "delta_aic", "cv_loglik",
-                      "selected", "bootstrap_share", "parameters"]
+    selection_cols = list(SELECTION_COLUMNS)
     return ExtrapolationResult(
         table=assemble(frames, cols),
         asymptote_table=assemble(asym_frames, cols),
@@ -448,9 +454,7 @@ def _arm_predictions(group, ks, methods, level, population, n_boot, bayes_option
     empty = _frame([], [], [], [], [], [], level, population, group, [])
     selection_frame = pd.DataFrame(selection)
     if not len(selection_frame):
-        selection_frame = pd.DataFrame(columns=["family", "n_params", "loglik", "aic",
-                                                "delta_aic", "cv_loglik", "selected",
-                                                "bootstrap_share", "parameters"])
+        selection_frame = pd.DataFrame(columns=list(SELECTION_COLUMNS))
     return (
         pd.concat(rows, ignore_index=True),
         pd.concat(asym_rows, ignore_index=True) if asym_rows else empty,

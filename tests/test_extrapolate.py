@@ -253,7 +253,8 @@ def test_result_columns_and_invariants(result):
     assert (frame["n_prompts"] == 300).all() and (frame["n_samples"] == 18_000).all()
     for _, g in frame.groupby("model"):
         assert np.all(np.diff(g.sort_values("k")["estimate"]) >= -1e-12)
-    assert frame.loc[frame.model == "auto", "ci_method"].str.contains("selected by AIC").all()
+    assert frame.loc[frame.model == "auto", "ci_method"].str.contains(
+        "beta unless another law's AIC is lower by its margin").all()
     assert "auto" in repr(result) and "auto selected" in repr(result)
 
 
@@ -270,7 +271,10 @@ def test_asymptote_selection_curve_and_observed(result):
     assert set(sel["family"]) == set(eng.AUTO_FAMILIES)
     assert sel["selected"].sum() == 1
     assert sel["bootstrap_share"].sum() == pytest.approx(1.0)
-    assert (sel.loc[sel["selected"], "delta_aic"] == 0).all()
+    # the selected law is the one of least AIC + margin (the beta law's margin is 0)
+    score = sel["aic"] + sel["margin"]
+    assert sel.loc[score.idxmin(), "selected"]
+    assert sel.set_index("family").loc["beta", "margin"] == 0
     assert result.curve()["k"].max() >= 10_000
     observed = result.observed()
     assert observed["k"].max() == 60

@@ -185,6 +185,35 @@ def report(df: pd.DataFrame, min_leaks: float = 30.0) -> None:
     bars(df, min_leaks)
 
 
+def markdown(df: pd.DataFrame, min_leaks: float = 30.0) -> None:
+    """The tables of docs/benchmarks.md: a summary per method, then cell by cell."""
+    for pop, sub in df.groupby("population", sort=False):
+        rich = sub[sub.leaks >= min_leaks]
+        g = sub.groupby("method", sort=False)
+        summary = pd.DataFrame({
+            "coverage min": g["coverage"].min(),
+            "cells < 0.94": g["coverage"].apply(lambda s: int((s < 0.94).sum())),
+            "cells": g.size(),
+            f"width / oracle, median (>= {min_leaks:g} leaks)": rich.groupby("method")["ratio"]
+            .median(),
+            "max": rich.groupby("method")["ratio"].max(),
+            "samples x at leak@128 (median)": rich[rich.k == 128].groupby("method")["ratio"]
+            .apply(lambda s: (s**2).median()),
+        })
+        print(f"\n#### {pop}\n")
+        print(summary.round(3).to_markdown())
+        methods = [DEFAULT[pop]] + [m for m in METHODS[pop] if m != DEFAULT[pop]]
+        wide = sub.pivot_table(index=["law", "P", "n", "k"], columns="method",
+                               values=["coverage", "ratio"], sort=False)
+        cells = pd.DataFrame(index=wide.index)
+        cells["leaks"] = sub.groupby(["law", "P", "n", "k"], sort=False)["leaks"].first()
+        for m in methods:
+            cells[f"{m} cov"] = wide[("coverage", m)]
+            cells[f"{m} width/oracle"] = wide[("ratio", m)]
+        print()
+        print(cells.reset_index().to_markdown(index=False, floatfmt=".3g"))
+
+
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000)
@@ -197,10 +226,12 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--out", type=Path, default=None, help="write the full table as CSV")
     ap.add_argument("--report", type=Path, nargs="*", default=None,
                     help="only print the report of earlier CSV outputs")
+    ap.add_argument("--markdown", action="store_true",
+                    help="with --report: the Markdown tables of docs/benchmarks.md")
     args = ap.parse_args(argv)
     if args.report:
         df = pd.concat([pd.read_csv(f) for f in args.report], ignore_index=True)
-        report(df)
+        markdown(df) if args.markdown else report(df)
         return df
     laws = [LAWS[int(i)] for i in args.laws.split(",")] if args.laws else list(LAWS)
     designs = ([tuple(int(v) for v in d.split("x")) for d in args.designs.split(",")]

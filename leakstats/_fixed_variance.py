@@ -34,7 +34,7 @@ MAX_TERMS = 20_000
 def overlap_law(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Support m >= 1 and probabilities h_m of the overlap of two random k-subsets of n."""
     m = np.arange(max(1, 2 * k - n), k + 1)
-    h = hypergeom(n, k, k).pmf(m)
+    h = hypergeom.pmf(m, n, k, k)
     keep = h > 1e-300
     return m[keep], h[keep]
 

@@ -315,7 +315,7 @@ def _extrapolation(sub: pd.DataFrame, settings: DemoSettings, messages: list[str
         chosen = res.selection()
         chosen = chosen[chosen["selected"]]
         if len(chosen):
-            notes.append({"method": model, "note": f"law selected by AIC: "
+            notes.append({"method": model, "note": f"law of the point estimate: "
                                                    f"{chosen['family'].iloc[0]}"})
     empty = pd.DataFrame(columns=["method", "k", "estimate", "ci_low", "ci_high"])
     return {"extrapolation": pd.concat(preds, ignore_index=True) if preds else empty,

@@ -194,7 +194,7 @@ def findings(a: Analysis) -> dict[str, list[str]]:
     notes = t.get("extrapolation_notes")
     if notes is not None:
         for r in notes.itertuples(index=False):
-            if not r.note.startswith("law selected"):
+            if not r.note.startswith("law of the point estimate"):
                 lines.append(f"{r.method}: not extrapolated ({r.note}); use the certify bound.")
     out["extrapolation"] = lines
 

@@ -124,8 +124,9 @@ def _extrapolation_table(a: Analysis) -> str:
     e = a.tables["extrapolation"]
     notes = a.tables.get("extrapolation_notes")
     notes = notes if notes is not None else pd.DataFrame(columns=["method", "note"])
-    laws = {r.method: r.note.removeprefix("law selected by AIC: ")
-            for r in notes.itertuples(index=False) if r.note.startswith("law selected")}
+    head = "law of the point estimate: "
+    laws = {r.method: r.note.removeprefix(head)
+            for r in notes.itertuples(index=False) if r.note.startswith(head)}
     parts = []
     if len(e):
         parts.append(md_table(pd.DataFrame({
@@ -135,7 +136,7 @@ def _extrapolation_table(a: Analysis) -> str:
             "law (AIC)": [laws.get(m, "") for m in e["method"]]})))
         parts.append(f"Interval: {e['ci_method'].iloc[0]}." if "ci_method" in e.columns else "")
     parts += [f"- {r.method}: not extrapolated: {r.note}." for r in notes.itertuples(index=False)
-              if not r.note.startswith("law selected")]
+              if not r.note.startswith("law of the point estimate")]
     return "\n\n".join(p for p in parts if p) or "No extrapolation."
 
 

@@ -3,11 +3,14 @@
 Three goals, each for the interval, test or bound that leakstats actually reports:
 
 ``"estimate"``
-    the fixed-prompt interval of :func:`leak_at_k` (Clopper-Pearson on the Hoeffding effective
-    size n* = P n / k) or, with ``population="superpopulation"``, the Korn-Graubard interval
+    the fixed-prompt ``cp-effective`` interval of :func:`leak_at_k` (Clopper-Pearson on the
+    Hoeffding effective size n* = P n / k; the default ``cp-eb`` interval is never wider, so
+    the planned half-width is a guarantee for it whatever the prompts) or, with
+    ``population="superpopulation"``, the Korn-Graubard interval
     (normal approximation with the between-prompt spread of leak@k); target: its half-width.
 ``"compare"``
-    the within-prompt permutation test of :func:`compare` (fixed prompts), two-sided at
+    the within-prompt permutation test of :func:`compare` (``test="permutation"``, fixed
+    prompts), two-sided at
     1 - confidence_level (divided by ``n_comparisons``, Bonferroni, conservative for Holm);
     target: power to detect leak@k of ``leak_a`` against ``leak_b``. Normal approximation with
     the exact variance of the unbiased estimator under homogeneous prompts, which is

@@ -41,12 +41,15 @@ def test_estimate_is_the_smallest_size_reaching_the_half_width(k, leak, hw):
     assert _cp_half_width(leak, P * n / k, 0.95) <= hw
     if n > k:
         assert _cp_half_width(leak, P * (n - 1) / k, 0.95) > hw
-    # the interval leak_at_k reports at that size, at the anticipated leak: the same number
+    # the cp-effective interval leak_at_k reports at that size, at the anticipated leak: the
+    # same number; the default (cp-eb) is never wider
     p = -math.expm1(math.log1p(-leak) / k)
     c = np.random.default_rng(0).binomial(n, p, size=P)
-    est = arm_intervals(np.full(P, n), c, np.array([k]))
+    est = arm_intervals(np.full(P, n), c, np.array([k]), method="cp-effective")
     assert (est.ci_high[0] - est.ci_low[0]) / 2 == pytest.approx(
         _cp_half_width(est.estimate[0], P * n / k, 0.95), rel=1e-9)
+    sharp = arm_intervals(np.full(P, n), c, np.array([k]))
+    assert sharp.ci_high[0] - sharp.ci_low[0] <= est.ci_high[0] - est.ci_low[0] + 1e-12
 
 
 def test_estimate_fixed_samples_plans_prompts_and_both_given_reports():

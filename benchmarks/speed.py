@@ -92,7 +92,7 @@ def main(argv=None) -> None:
     print(f"# max |leakstats - baseline| over k = {agree:.2e}")
     table = pd.DataFrame(
         [
-            ("leak_at_k, estimates + cp-effective intervals", t_fast, 1.0),
+            ("leak_at_k, estimates + default (cp-eb) intervals", t_fast, 1.0),
             ("leak_at_k, estimates + bootstrap (1000 resamples)", t_boot, t_boot / t_fast),
             ("per-prompt loop, Chen et al. product form", t_base, t_base / t_fast),
         ],

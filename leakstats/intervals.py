@@ -14,7 +14,9 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     with var an empirical-Bayes estimate of the estimator's sampling variance (posterior mean
     of each prompt's exact Var(U_i) under a zero-inflated beta law fitted to the counts,
     :mod:`leakstats._fixed_variance`), never below the unbiased variance estimate where
-    2k <= n (or, where 2k > n, scaled up to it at k = n // 2), and df Satterthwaite's
+    2k <= n, and where 2k > n scaled up to the unbiased estimate at k = n // 2 and to the
+    delete-one jackknife corrected by its excess there (:meth:`_Arm.fixed_sharp`); df is
+    Satterthwaite's
     effective number of prompts carrying the variance. n* never falls below the Hoeffding
     bound P n_min / k, so the interval is never wider than ``"cp-effective"``; it *is*
     ``"cp-effective"`` with nothing leaked and, by rule, with fewer than 30 prompts when

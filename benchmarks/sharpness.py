@@ -93,7 +93,7 @@ def run_scenario(args) -> list[dict]:
         "prompts": (-np.expm1(ks[None, :] * np.log1p(-p_fixed[:, None]))).mean(axis=0),
         "superpopulation": law.leak_at_k(ks),
     }
-    leaks = {"prompts": n * p_fixed.sum(), "superpopulation": n * P * law_mean(law, rng)}
+    leaks = {"prompts": n * p_fixed.sum(), "superpopulation": n * P * law_mean(law)}
     rows = []
     for pop in populations:
         methods = [m for m in METHODS[pop] if not chosen or m in chosen]
@@ -126,7 +126,7 @@ def run_scenario(args) -> list[dict]:
     return rows
 
 
-def law_mean(law: Law, rng) -> float:
+def law_mean(law: Law) -> float:
     """Mean of p under the law (by a large draw: exact enough for a leak count)."""
     return float(law.draw(200_000, np.random.default_rng(0)).mean())
 

@@ -73,47 +73,59 @@ def _log_moments(alpha: np.ndarray, beta: np.ndarray, j_max: int) -> np.ndarray:
     return out
 
 
+def _zero_share(n: int, pi0: float, a: float, b: float) -> float:
+    """P(p = 0 | c = 0) for n samples under p ~ pi0 delta_0 + (1 - pi0) Beta(a, b)."""
+    if pi0 <= 0:
+        return 0.0
+    log_prior_zero = _log_moments(np.array([a]), np.array([b]), n)[0, n]  # log E q^n
+    return pi0 / (pi0 + (1 - pi0) * np.exp(log_prior_zero))
+
+
+def _from_moments(L: np.ndarray, n: int, k: int) -> np.ndarray:
+    """E_beta[Var(U)] per pair from its log moments L (D, >= 2k + 1)."""
+    m, h = overlap_law(n, k)
+    lo = L[:, 2 * k - m]  # log E q^(2k - m), (D, M)
+    # E q^(2k - m) - E q^(2k), without cancellation
+    return (np.exp(lo) * -np.expm1(L[:, [2 * k]] - lo)) @ h
+
+
 def posterior_variance(n, c, k: int, *, pi0: float, a: float, b: float) -> np.ndarray:
     """E[Var(U) | c] for pairs (n, c) with equal n, under p ~ pi0 delta_0 + (1 - pi0) Beta(a, b)."""
-    n = np.asarray(n, dtype=np.int64)
+    return _posterior_variances(n, c, [k], pi0=pi0, a=a, b=b)[:, 0]
+
+
+def _posterior_variances(n, c, ks, *, pi0: float, a: float, b: float) -> np.ndarray:
+    """:func:`posterior_variance` for every k of ``ks`` (D, K), the moments computed once."""
     c = np.asarray(c, dtype=float)
-    n0 = int(n[0])
-    alpha, beta = a + c, b + n0 - c
-    L = _log_moments(alpha, beta, 2 * k)  # (D, 2k + 1)
-    m, h = overlap_law(n0, k)
-    # (1 - z) (E_beta q^(2k - m) - E_beta q^(2k)), z = P(p = 0 | c): nonzero only for c = 0
-    lo = L[:, 2 * k - m]  # (D, M)
-    diff = np.exp(lo) * -np.expm1(L[:, [2 * k]] - lo)
-    var = diff @ h
-    if pi0 > 0:
-        log_prior_zero = _log_moments(np.array([a]), np.array([b]), n0)[0, n0]  # log E q^n
-        zero_share = pi0 / (pi0 + (1 - pi0) * np.exp(log_prior_zero))
-        var = np.where(c == 0, (1 - zero_share) * var, var)
-    return var
+    n0 = int(np.asarray(n)[0])
+    L = _log_moments(a + c, b + n0 - c, 2 * int(max(ks)))
+    var = np.column_stack([_from_moments(L, n0, int(k)) for k in ks])
+    # the beta part weighs 1 - z, z = P(p = 0 | c), which is nonzero only for c = 0
+    return np.where((c == 0)[:, None], (1 - _zero_share(n0, pi0, a, b)) * var, var)
 
 
 def eb_variance(dn, dc, weight, ks) -> np.ndarray:
     """Empirical-Bayes estimates of Var(U) for distinct (n, c) pairs, shape (D, K).
 
     All NaN where the fit is not possible (no leak, or every sample leaked); a column is NaN
-    where 2k > MAX_TERMS.
+    where 2k > MAX_TERMS. Repeated k are computed once.
     """
     from leakstats._extrapolate_models import FAMILIES, Pairs, fit_family
 
     dn = np.asarray(dn, dtype=np.int64)
     dc = np.asarray(dc, dtype=np.int64)
-    ks = np.asarray(ks, dtype=np.int64)
+    ks, back = np.unique(np.asarray(ks, dtype=np.int64), return_inverse=True)
     out = np.full((dn.size, ks.size), np.nan)
     if not (dc > 0).any() or not (dc < dn).any():
-        return out
+        return out[:, back]
     family = FAMILIES[PRIOR_FAMILY]
     theta, _ = fit_family(family, Pairs(dn, dc, weight))
     pi0, _, a, b = family.unpack(theta)
     pi0, a, b = float(pi0[0]), float(a[0, 0]), float(b[0, 0])
-    for j, k in enumerate(ks):
-        if 2 * k > MAX_TERMS:
-            continue
+    ok = 2 * ks <= MAX_TERMS
+    if ok.any():
         for n_value in np.unique(dn):
             sel = dn == n_value
-            out[sel, j] = posterior_variance(dn[sel], dc[sel], int(k), pi0=pi0, a=a, b=b)
-    return out
+            out[np.ix_(sel, ok)] = _posterior_variances(dn[sel], dc[sel], ks[ok], pi0=pi0, a=a,
+                                                        b=b)
+    return out[:, back]

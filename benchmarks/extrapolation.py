@@ -283,8 +283,11 @@ def print_rules(summary: pd.DataFrame, laws) -> None:
         print(pooled[rules].to_string(float_format="{:.4f}".format))
 
 
-#: (margin of logit-normal, margin of a richer law) pairs scored by print_point_rules
-MARGIN_GRID = ((0, 0), (2, 6), (3, 4), (3, 6), (3, 8), (4, 6), (6, 6), (6, 20))
+#: margins (logit-normal, zi-beta, beta-mix, zi-logit-normal) scored by print_point_rules:
+#: plain AIC, the previous default, the default (eng.AUTO_MARGINS) and its neighbours
+MARGIN_GRID = ((0, 0, 0, 0), (3, 6, 6, 9), (6, 6, 6, 12), (6, 12, 6, 16), (6, 12, 12, 16),
+               (9, 12, 6, 16), (6, 20, 20, 26))
+MARGIN_LABEL = "margins (logit-normal, zi-beta, beta-mix, zi-logit-normal)"
 
 
 def print_point_rules(df: pd.DataFrame) -> None:
@@ -308,9 +311,9 @@ def print_point_rules(df: pd.DataFrame) -> None:
     law = est.index.get_level_values("law").str.split(" ").str[0]
     k = est.index.get_level_values("k")
     out = []
-    for cross, richer in MARGIN_GRID:
-        margin = {"beta": 0, "zi-beta": richer, "beta-mix": richer, "logit-normal": cross,
-                  "zi-logit-normal": cross + richer}
+    for values_ in MARGIN_GRID:
+        margin = dict(zip(("logit-normal", "zi-beta", "beta-mix", "zi-logit-normal"), values_,
+                          strict=True), beta=0)
         pick = np.argmin(aic + np.array([margin[f] for f in fams]), axis=1)
         point = values[np.arange(len(pick)), pick]
         t = truth.to_numpy()
@@ -318,22 +321,22 @@ def print_point_rules(df: pd.DataFrame) -> None:
         g = pd.DataFrame({"law": law, "k": k, "mae": np.abs(point - t), "cov": cov,
                           "beta": pick == 0}).groupby(["law", "k"]).mean()
         for (lw, kk), r in g.iterrows():
-            out.append({"margins (logit-normal, richer)": f"({cross}, {richer})", "law": lw,
+            out.append({MARGIN_LABEL: str(values_).replace(" ", ""), "law": lw,
                         "k": kk, "mae": r["mae"], "coverage": r["cov"],
                         "beta share": r["beta"]})
     out = pd.DataFrame(out)
     beta = (est["beta"] - truth).abs().groupby([law, k]).mean()
     print("\n## auto's point rule: beta unless another law's AIC is lower by its margin "
-          "((0, 0) is plain AIC); MAE (coverage)")
+          "((0,0,0,0) is plain AIC); MAE (coverage)")
     table = out.assign(cell=[f"{m:.4f} ({c:.3f})" for m, c in zip(out["mae"], out["coverage"],
                                                                  strict=True)])
-    wide = table.pivot_table(index="margins (logit-normal, richer)", columns=["law", "k"],
+    wide = table.pivot_table(index=MARGIN_LABEL, columns=["law", "k"],
                              values="cell", aggfunc="first")
     wide.loc["beta MLE"] = [f"{beta.loc[c]:.4f}" for c in wide.columns]
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(wide.to_string())
         print("share of replications where the beta law gives the point:")
-        print(out.pivot_table(index="margins (logit-normal, richer)", columns=["law", "k"],
+        print(out.pivot_table(index=MARGIN_LABEL, columns=["law", "k"],
                               values="beta share").round(3).to_string())
 
 

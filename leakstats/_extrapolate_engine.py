@@ -42,10 +42,11 @@ from leakstats._kernels import distinct_pairs, leak_at_k_unbiased
 #: Families among which ``method="auto"`` selects (per bootstrap resample).
 AUTO_FAMILIES = ("beta", "zi-beta", "beta-mix", "logit-normal", "zi-logit-normal")
 #: AIC margin by which a law must beat the beta law to be the point estimate of ``auto``:
-#: 3 for the logit-normal law (as many parameters), 6 for a law one to three parameters
-#: richer than the law it extends, 9 for the zero-inflated logit-normal (both).
-AUTO_MARGINS = {"beta": 0.0, "zi-beta": 6.0, "beta-mix": 6.0, "logit-normal": 3.0,
-                "zi-logit-normal": 9.0}
+#: 6 for the logit-normal law (as many parameters: a likelihood ratio of e^3), 12 for the
+#: zero-inflated beta (one parameter more: a likelihood-ratio statistic above 14), 6 for the
+#: beta mixture (three more: above 12), 16 for the zero-inflated logit-normal.
+AUTO_MARGINS = {"beta": 0.0, "zi-beta": 12.0, "beta-mix": 6.0, "logit-normal": 6.0,
+                "zi-logit-normal": 16.0}
 #: Rules of ``auto`` compared in benchmarks/extrapolation.py (``--rules``), each a pair
 #: (rule of the point estimate, rule of every bootstrap resample); see :func:`auto_weights`.
 AUTO_RULES = (("beta-first", "aic"), ("aic", "aic"), ("bic", "bic"),
@@ -280,8 +281,8 @@ def _rule_label(rule: str, chosen: str | None) -> str:
     """Words for a rule of :func:`auto_weights`; with ``chosen``, the law it picked."""
     crit = rule.split("-")[0].upper()
     if rule == "beta-first":
-        text = ("beta unless another law's AIC is lower by its margin (logit-normal 3, "
-                "zi-beta and beta-mix 6, zi-logit-normal 9)")
+        text = ("beta unless another law's AIC is lower by its margin (logit-normal and "
+                "beta-mix 6, zi-beta 12, zi-logit-normal 16)")
         return text if chosen is None else f"{chosen} selected ({text})"
     if rule.endswith("-bagged"):
         return f"bootstrap mean of the {crit}-selected laws"

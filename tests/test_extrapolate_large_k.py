@@ -228,9 +228,11 @@ def test_default_rule_keeps_the_beta_law_on_a_near_tie():
     aic = np.array([1000.84, 1002.5, 1000.0, 1010.0, 1011.0])
     assert _pick(aic, "aic") == "beta-mix"
     assert _pick(aic, point_rule) == "beta"
-    # the same-size logit-normal ahead by 2.9 (margin 3), zi-beta ahead by 5.9 (margin 6)
-    assert _pick(np.array([1002.9, 1004.0, 1010.0, 1000.0, 1005.0]), point_rule) == "beta"
-    assert _pick(np.array([1005.9, 1000.0, 1010.0, 1010.0, 1005.0]), point_rule) == "beta"
+    # the same-size logit-normal ahead by 5.9 (margin 6), zi-beta ahead by 11.9 (margin 12),
+    # beta-mix ahead by 5.9 (margin 6)
+    assert _pick(np.array([1005.9, 1007.0, 1010.0, 1000.0, 1008.0]), point_rule) == "beta"
+    assert _pick(np.array([1011.9, 1000.0, 1020.0, 1020.0, 1010.0]), point_rule) == "beta"
+    assert _pick(np.array([1005.9, 1010.0, 1000.0, 1020.0, 1020.0]), point_rule) == "beta"
     # the resamples select by AIC, so that the interval carries the shape uncertainty
     assert boot_rule == "aic"
 
@@ -238,12 +240,14 @@ def test_default_rule_keeps_the_beta_law_on_a_near_tie():
 def test_default_rule_takes_another_law_on_a_clear_win():
     point_rule = eng.AUTO_RULE[0]
     assert _pick(np.array([1040.0, 1030.0, 1000.0, 1050.0, 1045.0]), point_rule) == "beta-mix"
-    assert _pick(np.array([1003.1, 1005.0, 1009.0, 1000.0, 1002.0]), point_rule) == \
+    assert _pick(np.array([1006.1, 1010.0, 1015.0, 1000.0, 1009.0]), point_rule) == \
         "logit-normal"
-    assert _pick(np.array([1006.1, 1000.0, 1010.0, 1010.0, 1005.0]), point_rule) == "zi-beta"
-    # zi-logit-normal needs 9 over beta and 6 over logit-normal
-    assert _pick(np.array([1012.0, 1010.0, 1010.0, 1009.0, 1002.9]), point_rule) == \
+    assert _pick(np.array([1012.1, 1000.0, 1020.0, 1020.0, 1010.0]), point_rule) == "zi-beta"
+    # zi-logit-normal needs 16 over beta, 10 over logit-normal and 4 over zi-beta
+    assert _pick(np.array([1020.0, 1016.0, 1030.0, 1014.0, 1003.9]), point_rule) == \
         "zi-logit-normal"
+    assert _pick(np.array([1020.0, 1016.0, 1030.0, 1013.8, 1003.9]), point_rule) == \
+        "logit-normal"
 
 
 #: default_rng(41): p ~ Beta(0.1, 10), 400 prompts x 50 samples, on which AIC prefers the

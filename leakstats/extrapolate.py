@@ -308,7 +308,7 @@ def extrapolate(
     method : str or sequence of str, default "auto"
         ``"auto"``: the point estimate is the beta law's unless another of ``zi-beta``,
         ``beta-mix``, ``logit-normal`` and ``zi-logit-normal`` has an AIC lower by more than
-        its margin (6, 6, 3, 9: on a near tie the reference law is kept), and the interval is
+        its margin (12, 6, 6, 16: on a near tie the reference law is kept), and the interval is
         a prompt bootstrap that selects the law by AIC in every resample, so that it carries
         the uncertainty of the extrapolated shape (``selection()`` says what was picked, the
         margins and how often each law was selected). One family by maximum likelihood,

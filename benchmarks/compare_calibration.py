@@ -12,7 +12,8 @@ estimates (the two methods' prompts treated as independent samples).
 
 Tests (the array-level functions that compare() calls, leakstats/_compare_tests.py and
 leakstats/_difference.py):
-  mover             the dual test of the fixed-prompt MOVER interval (compare's default)
+  score             the dual test of the fixed-prompt score interval (compare's default)
+  mover             the dual test of the fixed-prompt MOVER interval
   permutation       exact within-prompt permutation test, Monte Carlo (B resamples)
   paired-bootstrap  bootstrap over prompts: bootstrap SE with t quantiles (P - 1 df)
   glmm              prompt-clustered GEE, leak@1: robust score test
@@ -51,7 +52,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leakstats import _compare_tests as ct  # noqa: E402
-from leakstats._difference import mover_p_value  # noqa: E402
+from leakstats._difference import mover_p_value, score_p_value  # noqa: E402
 from leakstats.intervals import _Arm  # noqa: E402
 
 KS = np.array([1, 16])
@@ -107,18 +108,21 @@ def one_rep(args) -> dict:
     theta_a = ct.per_prompt_leak(nn, c_a, KS)
     theta_b = ct.per_prompt_leak(nn, c_b, KS)
     out = {}
-    perm = ct.permutation_test(nn, c_a, nn, c_b, KS, n_resamples, rng)
-    w = ct.bootstrap_weights(P, n_resamples, rng)
-    boot = ct.paired_bootstrap(theta_a - theta_b, w, 1 - ALPHA)[3]
-    welch = _welch(theta_a, theta_b)
-    for j, k in enumerate(KS):
-        out[("permutation", k)] = perm[j]
-        out[("paired-bootstrap", k)] = boot[j]
-        out[("unpaired-welch", k)] = welch[j]
-    out[("glmm", 1)] = ct.gee_score_test(c_a / n, c_b / n)
-    mover = mover_p_value(_Arm(nn, c_a, KS).fixed_sharp(), _Arm(nn, c_b, KS).fixed_sharp())
-    for j, k in enumerate(KS):
-        out[("mover", k)] = mover[j]
+    if n_resamples:  # --resamples 0: the dual fixed-prompt tests only (same data sets)
+        perm = ct.permutation_test(nn, c_a, nn, c_b, KS, n_resamples, rng)
+        w = ct.bootstrap_weights(P, n_resamples, rng)
+        boot = ct.paired_bootstrap(theta_a - theta_b, w, 1 - ALPHA)[3]
+        welch = _welch(theta_a, theta_b)
+        for j, k in enumerate(KS):
+            out[("permutation", k)] = perm[j]
+            out[("paired-bootstrap", k)] = boot[j]
+            out[("unpaired-welch", k)] = welch[j]
+        out[("glmm", 1)] = ct.gee_score_test(c_a / n, c_b / n)
+    sharp_a, sharp_b = _Arm(nn, c_a, KS).fixed_sharp(), _Arm(nn, c_b, KS).fixed_sharp()
+    for name, p_of in (("score", score_p_value), ("mover", mover_p_value)):
+        p_value = p_of(sharp_a, sharp_b)
+        for j, k in enumerate(KS):
+            out[(name, k)] = p_value[j]
     return out
 
 
@@ -600,7 +604,7 @@ def main() -> None:
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)
         return
-    tests = ["mover", "permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
+    tests = ["score", "mover", "permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
     print(f"## Type I error at alpha = {ALPHA} (rejection rate, Monte Carlo SE in parentheses; "
           f"{args.reps} replications, {args.resamples} resamples)\n")
     print("| scenario | P | n | k | " + " | ".join(tests) + " |")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MARK = "*"
 _TEST_TEXT = {
+    "score": "score interval of the fixed-prompt difference at the cp-eb n*, dual test",
     "mover": "MOVER of the fixed-prompt cp-eb intervals, dual test",
     "permutation": "within-prompt permutation test",
     "paired-bootstrap": "paired bootstrap over prompts",
@@ -42,7 +43,8 @@ def _criterion(result: CompareResult) -> str:
         return f"the {_level_text(result.confidence_level)} credible interval of the difference " \
                "excludes 0"
     adj = "unadjusted" if result.correction == "none" else f"{result.correction}-adjusted"
-    dual = set(result.differences_table["test"].astype(str)) <= {"mover", "paired-bootstrap"}
+    dual = set(result.differences_table["test"].astype(str)) <= {"score", "mover",
+                                                                 "paired-bootstrap"}
     if dual:
         return f"{adj} p < {alpha} (the test is the dual of the interval)"
     return f"{adj} p < {alpha} and the {_level_text(result.confidence_level)} interval " \

@@ -343,7 +343,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- compare, certify, plan
 
 #: Kept here so that --help needs no numpy; tests check them against leakstats.compare.
-COMPARE_TESTS = ("auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
+COMPARE_TESTS = ("auto", "score", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
 COMPARE_CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
                        "fdr_bh", "fdr_by", "none")
 CERTIFY_METHODS = ("auto", "pooled", "u-statistic", "union", "scholten")

@@ -27,7 +27,13 @@ from leakstats.intervals import POPULATIONS
 __all__ = ["CORRECTIONS", "MISSING", "TESTS", "CompareResult", "compare"]
 
 #: The tests of :func:`compare` (``test=``).
-TESTS = ("auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
+#: Tests whose interval is the fixed-prompt difference of two cp-eb arms (and its dual test).
+FIXED_TESTS = ("score", "mover")
+FIXED_LABELS = {
+    "score": "score interval at the cp-eb effective sample sizes (fixed prompts)",
+    "mover": "MOVER of the cp-eb intervals (fixed prompts)",
+}
+TESTS = ("auto", "score", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
 #: Multiplicity corrections (statsmodels ``multipletests`` methods, and ``"none"``).
 CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
                "fdr_bh", "fdr_by", "none")
@@ -146,10 +152,10 @@ def _compare_iv(k, test, correction, confidence_level, population, missing, n_re
     level = _check_level(confidence_level)
     _check_choice("population", population, POPULATIONS)
     _check_choice("missing", missing, MISSING)
-    if test == "mover" and population != "prompts":
+    if test in FIXED_TESTS and population != "prompts":
         raise LeakstatsError(
-            "test: 'mover' builds the fixed-prompt difference interval; it does not answer the "
-            "superpopulation question. Fix: pass population='prompts', or test='auto' / "
+            f"test: {test!r} builds the fixed-prompt difference interval; it does not answer "
+            "the superpopulation question. Fix: pass population='prompts', or test='auto' / "
             "'paired-bootstrap' for the superpopulation."
         )
     return ks, level, _positive_int("n_resamples", n_resamples, 100)
@@ -326,34 +332,37 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
     simultaneous intervals are Bonferroni's, at level 1 - (1 - level) / family)."""
     from scipy.special import ndtri, stdtrit
 
-    from leakstats._difference import mover, mover_p_value
+    from leakstats._difference import mover, mover_p_value, score, score_p_value
     from leakstats.intervals import _Arm
 
     P = next(iter(n.values())).size
     sim_level = 1 - (1 - level) / family
     theta = {m: ct.per_prompt_leak(n[m], c[m], ks) for m in here}
-    fixed = population == "prompts" and test in ("auto", "mover", "permutation")
+    fixed = population == "prompts" and test in ("auto", "permutation", *FIXED_TESTS)
+    # the fixed-prompt construction: the score interval, or MOVER when asked for
+    dual = "mover" if test == "mover" else "score"
+    interval, p_value = (mover, mover_p_value) if dual == "mover" else (score, score_p_value)
     if fixed:
         sharp = {m: _Arm(n[m], c[m], ks).fixed_sharp() for m in here}
     else:
         weights = ct.bootstrap_weights(P, n_resamples, rng)
     boot_label = f"paired bootstrap over prompts (bootstrap SE, t), {n_resamples} resamples"
-    mover_label = "MOVER of the cp-eb intervals (fixed prompts)"
+    fixed_label = FIXED_LABELS[dual]
     use_perm = test in ("permutation", "glmm")
     rows = []
     for a, b in pairs:
         diff = theta[a] - theta[b]
         if fixed:
-            lo, hi = mover(sharp[a], sharp[b], level)
-            s_lo, s_hi = mover(sharp[a], sharp[b], sim_level)
+            lo, hi = interval(sharp[a], sharp[b], level)
+            s_lo, s_hi = interval(sharp[a], sharp[b], sim_level)
             se = np.sqrt(np.nan_to_num(sharp[a].var) + np.nan_to_num(sharp[b].var))
-            p_main = mover_p_value(sharp[a], sharp[b])
+            p_main = p_value(sharp[a], sharp[b])
         else:
             se, lo, hi, p_main = ct.paired_bootstrap(diff, weights, level)
             q = stdtrit(max(P - 1, 1), 0.5 + sim_level / 2)
             est = diff.mean(axis=0)
             s_lo, s_hi = np.clip(est - q * se, -1, 1), np.clip(est + q * se, -1, 1)
-        label = mover_label if fixed else boot_label
+        label = fixed_label if fixed else boot_label
         perm = ct.permutation_test(n[a], c[a], n[b], c[b], ks, n_resamples, rng) if use_perm \
             else None
         n_samples = int(n[a].sum() + n[b].sum())
@@ -373,7 +382,7 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
             elif use_perm:
                 name, p = "permutation", perm[j]
             elif fixed:
-                name, p = "mover", p_main[j]
+                name, p = dual, p_main[j]
             else:
                 name, p = "paired-bootstrap", p_main[j]
             rows.append(_row(a, b, k, est, se[j], lo[j], hi[j], label, P, n_samples, name, p,
@@ -431,8 +440,8 @@ def _adjust(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
     bayes = frame["test"] == "bayes"
     frame["correction"] = np.where(bayes, "none (posterior probabilities)", correction)
     # A row is never marked while its interval holds 0: the adjusted p-value of a
-    # p-value test is at least the unadjusted one, which is dual to the interval for "mover"
-    # and the paired bootstrap; for the permutation test and the GEE both must agree.
+    # p-value test is at least the unadjusted one, which is dual to the interval for "score",
+    # "mover" and the paired bootstrap; for the permutation test and the GEE both must agree.
     excludes = (frame["ci_low"] > 0) | (frame["ci_high"] < 0)
     frame["significant"] = np.where(bayes, excludes, (adjusted < alpha) & excludes)
     return frame
@@ -469,15 +478,20 @@ def compare(
     baseline : str, optional
         Compare every method with this one (e.g. the model retrained without the forget
         set); differences are ``method - baseline``. Default: all pairs.
-    test : {"auto", "mover", "paired-bootstrap", "permutation", "glmm", "bayes"}
-        ``"mover"`` (fixed prompts only): the difference interval is MOVER applied to the two
-        methods' ``cp-eb`` intervals (the methods' samples are independent given the prompts)
-        and the p-value is its dual (the smallest alpha whose interval excludes 0), so the
-        test and the interval are one construction. ``"permutation"``: exact within-prompt
-        permutation test (Monte Carlo over hypergeometric rearrangements of each prompt's
-        pooled samples; H0: the methods leak alike on every prompt), reported with the MOVER
-        interval. ``"paired-bootstrap"``: bootstrap over prompts, resampling the same prompts
-        for both methods (the superpopulation question); its t interval and p-value are dual.
+    test : {"auto", "score", "mover", "paired-bootstrap", "permutation", "glmm", "bayes"}
+        ``"score"`` (fixed prompts only): each method's estimate is treated as a binomial
+        proportion at its ``cp-eb`` effective sample size n* (the methods' samples are
+        independent given the prompts), and the difference interval is the inverted score
+        test of two proportions (Miettinen & Nurminen 1985; the variance at each candidate
+        difference from the constrained maximum-likelihood rates, Farrington & Manning 1990);
+        the p-value is its dual (the smallest alpha whose interval excludes 0), so the test
+        and the interval are one construction. ``"mover"`` (fixed prompts only): MOVER applied
+        to the two ``cp-eb`` intervals, with its dual p-value. ``"permutation"``: exact
+        within-prompt permutation test (Monte Carlo over hypergeometric rearrangements of each
+        prompt's pooled samples; H0: the methods leak alike on every prompt), reported with
+        the score interval. ``"paired-bootstrap"``: bootstrap over prompts, resampling the
+        same prompts for both methods (the superpopulation question); its t interval and
+        p-value are dual.
         ``"glmm"``: prompt-clustered GEE (statsmodels) for leak@1; other k use the
         permutation test (the ``test`` column says so). ``"bayes"``: the joint paired model
         :class:`leakstats.PairedLogitModel`; reports P(leak@k_A > leak@k_B) and credible
@@ -485,7 +499,7 @@ def compare(
         0) rejected 0.0595 of null data sets with 30 prompts at the default 4 x 1,000 draws,
         and more with fewer draws (Monte Carlo error of the interval's endpoints;
         docs/benchmarks.md); use a p-value test for error control.
-        ``"auto"``: ``"mover"`` (population ``"prompts"``) or ``"paired-bootstrap"``
+        ``"auto"``: ``"score"`` (population ``"prompts"``) or ``"paired-bootstrap"``
         (``"superpopulation"``). Rejection rates under the null and power are in
         docs/benchmarks.md.
         A row is ``significant`` when its adjusted p-value is below 1 - confidence_level *and*

@@ -20,8 +20,8 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     effective number of prompts carrying the variance. n* never falls below the Hoeffding
     bound P n_min / k, so the interval is never wider than ``"cp-effective"``; it *is*
     ``"cp-effective"`` with nothing leaked and, by rule, with fewer than 30 prompts when
-    2k > n. :class:`FixedSharp` holds what it needs at any level (the MOVER difference
-    intervals of :mod:`leakstats._difference` use it).
+    2k > n. :class:`FixedSharp` holds what it needs at any level (the score and MOVER
+    difference intervals of :mod:`leakstats._difference` use it).
 ``"cp-effective"`` (superpopulation default; conservative fixed-prompt option)
     A Clopper-Pearson interval on an *effective sample size* n* = theta(1 - theta) / Var
     (Korn & Graubard 1998). It never has zero width, stays inside [0, 1] and reduces to the

@@ -81,7 +81,7 @@ def test_tables_and_estimates(counts, result):
                                            abs=1e-12)
         assert r.ci_low <= r.estimate <= r.ci_high
         assert 0 < r.p_value <= r.p_adjusted <= 1
-    assert set(diffs["test"]) == {"mover"} and set(diffs["n_prompts"]) == {40}
+    assert set(diffs["test"]) == {"score"} and set(diffs["n_prompts"]) == {40}
     assert (diffs["ci_low_simultaneous"] <= diffs["ci_low"]).all()
     assert (diffs["ci_high_simultaneous"] >= diffs["ci_high"]).all()
     assert set(diffs["n_samples"]) == {2400}
@@ -307,7 +307,7 @@ def test_bounds_and_antisymmetry(pairs, test):
 
 def test_summary_text(result):
     text = result.summary()
-    assert "MOVER of the fixed-prompt cp-eb intervals, dual test" in text
+    assert "score interval of the fixed-prompt difference at the cp-eb n*, dual test" in text
     assert "p-values adjusted by 'holm'" in text
     assert "a - b" in text and "p_adj" in text
     assert "*: holm-adjusted p < 0.05 (the test is the dual of the interval)." in text

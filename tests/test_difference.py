@@ -1,5 +1,5 @@
-"""The cp-eb interval, the MOVER difference interval and its dual test, and compare()'s
-coherence between marks and intervals."""
+"""The cp-eb interval, the score and MOVER difference intervals and their dual tests, and
+compare()'s coherence between marks and intervals."""
 
 import numpy as np
 import pandas as pd
@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 from scipy.special import ndtri
 
 import leakstats
-from leakstats._difference import P_FLOOR, mover, mover_p_value
+from leakstats._difference import (
+    P_FLOOR,
+    _constrained_rates,
+    mover,
+    mover_p_value,
+    score,
+    score_p_value,
+)
 from leakstats.intervals import FEW_PROMPTS, _Arm, arm_intervals, clopper_pearson
 
 counts_strategy = st.integers(2, 60).flatmap(
@@ -88,43 +95,80 @@ def test_clopper_pearson_levels_broadcast_and_huge_counts():
     assert hi == pytest.approx(theta + half, rel=1e-12)
 
 
-# --------------------------------------------------------------------------- MOVER
+# --------------------------------------------------------------------------- score, MOVER
+DUALS = [(score, score_p_value), (mover, mover_p_value)]
+DUAL_IDS = ["score", "mover"]
 
 
+@pytest.mark.parametrize(("interval", "p_of"), DUALS, ids=DUAL_IDS)
 @settings(max_examples=25, deadline=None)
 @given(counts_strategy, st.floats(0.2, 1.5))
-def test_mover_p_value_is_dual_to_the_interval(case, scale):
+def test_p_value_is_dual_to_the_interval(interval, p_of, case, scale):
     P, n, p, seed = case
     nn, ca = _draw(P, n, p, seed)
     _, cb = _draw(P, n, p, seed + 1, scale)
     ks = np.unique([1, n])
     a, b = _Arm(nn, ca, ks).fixed_sharp(), _Arm(nn, cb, ks).fixed_sharp()
-    p_value = mover_p_value(a, b)
+    p_value = p_of(a, b)
     assert ((p_value >= P_FLOOR) & (p_value <= 1)).all()
     for alpha in (0.01, 0.05, 0.2):
-        lo, hi = mover(a, b, 1 - alpha)
+        lo, hi = interval(a, b, 1 - alpha)
+        assert ((lo <= a.theta - b.theta + 1e-12) & (a.theta - b.theta <= hi + 1e-12)).all()
+        assert ((lo >= -1) & (hi <= 1)).all()
         excludes = (lo > 0) | (hi < 0)
-        decided = np.abs(p_value - alpha) > 1e-9 * alpha  # off the bisection's tolerance
+        decided = np.abs(p_value - alpha) > 1e-6 * alpha  # off the bisection's tolerance
         np.testing.assert_array_equal((p_value < alpha)[decided], excludes[decided])
 
 
-def test_mover_with_nothing_leaked_is_not_a_point():
+@pytest.mark.parametrize(("interval", "p_of"), DUALS, ids=DUAL_IDS)
+def test_nothing_leaked_is_not_a_point(interval, p_of):
     z = _Arm(np.full(40, 20), np.zeros(40, int), np.array([1, 20])).fixed_sharp()
-    lo, hi = mover(z, z, 0.95)
+    lo, hi = interval(z, z, 0.95)
     assert (lo < 0).all() and (hi > 0).all()
     np.testing.assert_allclose(-lo, hi)
-    assert (mover_p_value(z, z) == 1).all()
+    assert (p_of(z, z) == 1).all()
 
 
-def test_mover_is_the_normal_interval_with_rich_data():
+@pytest.mark.parametrize(("interval", "rtol"), [(score, 0.03), (mover, 0.01)],
+                         ids=DUAL_IDS)
+def test_the_normal_interval_with_rich_data(interval, rtol):
+    """With rich data both are Delta +/- z sqrt(Var_A + Var_B); the score interval's variance
+    is taken at the constrained rates, which move by O(1 / sqrt(n*)) inside the interval."""
     rng = np.random.default_rng(3)
     P, n = 400, 200
     p = rng.beta(2.0, 5.0, P)
     a = _Arm(np.full(P, n), rng.binomial(n, p), np.array([1])).fixed_sharp()
     b = _Arm(np.full(P, n), rng.binomial(n, 0.9 * p), np.array([1])).fixed_sharp()
-    lo, hi = mover(a, b, 0.95)
+    lo, hi = interval(a, b, 0.95)
     half = ndtri(0.975) * np.sqrt(a.var + b.var)
-    np.testing.assert_allclose((hi - lo) / 2, half, rtol=0.01)
+    np.testing.assert_allclose((hi - lo) / 2, half, rtol=rtol)
+
+
+SHARES = st.one_of(st.just(0.0), st.just(1.0), st.floats(1e-6, 1.0))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(5, 5000), st.floats(5, 5000), SHARES, SHARES, st.floats(-0.95, 0.95))
+def test_constrained_rates_maximise_the_likelihood(n_a, n_b, share_a, share_b, delta):
+    from scipy.optimize import minimize_scalar
+    from scipy.special import xlog1py, xlogy
+
+    x_a, x_b = share_a * n_a, share_b * n_b
+    p_a, p_b = _constrained_rates(x_a, n_a, x_b, n_b, delta)
+    assert p_a - p_b == pytest.approx(delta, abs=1e-12)
+    assert 0 <= p_b and p_a <= 1
+
+    def negloglik(q):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(xlogy(x_a, q) + xlog1py(n_a - x_a, -q) + xlogy(x_b, q - delta)
+                     + xlog1py(n_b - x_b, -(q - delta)))
+
+    lo, hi = max(0.0, delta), min(1.0, 1.0 + delta)
+    best = minimize_scalar(negloglik, bounds=(lo, hi), method="bounded",
+                           options={"xatol": 1e-12})
+    # to 1e-6 of log-likelihood per sample: the closed form rounds to ~sqrt(eps) in p near
+    # its triple root (nothing leaked in either arm, delta = 0), a likelihood ratio of 1 + 1e-6
+    assert negloglik(p_a) <= best.fun + 1e-6 * (1 + abs(best.fun) + n_a + n_b)
 
 
 # --------------------------------------------------------------------------- compare
@@ -157,16 +201,21 @@ def test_no_row_is_marked_against_its_interval(correction, test):
         assert (d.ci_high_simultaneous >= d.ci_high).all()
 
 
-def test_compare_default_is_mover_for_prompts_and_bootstrap_for_superpopulation():
+def test_compare_default_is_score_for_prompts_and_bootstrap_for_superpopulation():
     data = _paired(40, 20, 0.8, 1)
     fixed = leakstats.compare(data, k=[1, 20], rng=0).to_frame()
-    assert set(fixed.test) == {"mover"}
-    assert set(fixed.ci_method) == {"MOVER of the cp-eb intervals (fixed prompts)"}
+    assert set(fixed.test) == {"score"}
+    assert set(fixed.ci_method) == {
+        "score interval at the cp-eb effective sample sizes (fixed prompts)"}
+    mover_ = leakstats.compare(data, k=[1, 20], test="mover", rng=0).to_frame()
+    assert set(mover_.test) == {"mover"}
+    assert set(mover_.ci_method) == {"MOVER of the cp-eb intervals (fixed prompts)"}
     sup = leakstats.compare(data, k=[1, 20], population="superpopulation", rng=0).to_frame()
     assert set(sup.test) == {"paired-bootstrap"}
 
 
-def test_mover_refuses_the_superpopulation():
-    with pytest.raises(ValueError, match="test: 'mover' builds the fixed-prompt"):
-        leakstats.compare(_paired(10, 5, 1.0, 0), k=1, test="mover",
+@pytest.mark.parametrize("test", ["score", "mover"])
+def test_fixed_prompt_tests_refuse_the_superpopulation(test):
+    with pytest.raises(ValueError, match=f"test: '{test}' builds the fixed-prompt"):
+        leakstats.compare(_paired(10, 5, 1.0, 0), k=1, test=test,
                           population="superpopulation")

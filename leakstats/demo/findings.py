@@ -155,8 +155,9 @@ def findings(a: Analysis) -> dict[str, list[str]]:
     if lines:
         lines.append(
             "How to read these: the intervals are for these "
-            f"{int(plain['n_prompts'].max())} prompts (sampling uncertainty only; MOVER of the "
-            "two models' cp-eb intervals) and the p-values are their duals (Holm-adjusted "
+            f"{int(plain['n_prompts'].max())} prompts (sampling uncertainty only; score "
+            "intervals at the two models' cp-eb effective sample sizes) and the p-values are "
+            "their duals (Holm-adjusted "
             "over the models), so a difference marked significant has an interval that "
             "excludes 0.")
     out["reference"] = lines

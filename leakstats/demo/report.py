@@ -259,7 +259,8 @@ HOW_TO_READ = """\
   so a difference is significant exactly when the interval excludes the greedy rate; Holm over
   the unlearned models at each k (original and retrain are shown for reference only).
 - **Paired tests** (`compare`): the models answer the same prompts; the interval of a
-  difference combines the two models' fixed-prompt intervals (MOVER) and its p-value is the
+  difference is the score interval at the two models' fixed-prompt effective sample sizes
+  and its p-value is the
   interval's dual, so a row is significant only when its interval excludes 0; Holm over the
   models compared with the same reference in one decoding configuration, at each k. RULE vs
   its base is its own family.

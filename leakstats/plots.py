@@ -104,6 +104,15 @@ def _arm_label(arms: list[str], key: tuple) -> str:
     return ", ".join(f"{_plain(a)}={_plain(v)}" for a, v in zip(arms, key, strict=True))
 
 
+def _split_constant(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], str]:
+    """The columns that vary over ``frame``, and the others as "col=value" text (they are said
+    once in the title instead of in every label)."""
+    varying = [c for c in columns if frame[c].nunique(dropna=False) > 1]
+    constant = ", ".join(f"{_plain(c)}={_plain(frame[c].iloc[0])}" for c in columns
+                         if c not in varying and len(frame))
+    return varying, constant
+
+
 def _note(frame: pd.DataFrame) -> str:
     bits = []
     if "confidence_level" in frame.columns:
@@ -154,7 +163,9 @@ def plot_leak_curve(result: Any, ax: Axes | None = None, *, label_arms: bool = T
     >>> ax.get_ylabel()
     'leak@k'
     """
-    frame, arms = _result_frame(result)
+    frame, all_arms = _result_frame(result)
+    # a column with one value labels nothing: it is said once, under the title
+    arms, constant = _split_constant(frame, all_arms) if len(all_arms) > 1 else (all_arms, "")
     _import_matplotlib()
     if ax is None:
         import matplotlib.pyplot as plt
@@ -184,10 +195,9 @@ def plot_leak_curve(result: Any, ax: Axes | None = None, *, label_arms: bool = T
     ax.set_ylabel("leak@k")
     names = ", ".join(_plain(a) for a in arms)
     title = f"leak@k by {names}" if (label_arms and arms) else "leak@k"
-    ax.set_title(title, loc="left")
-    note = _note(frame)
-    if note:
-        ax.set_title(note, loc="right", fontsize="small")
+    # the note on its own line: a right-hand title collides with a long left-hand one
+    note = "; ".join(t for t in (constant, _note(frame)) if t)
+    ax.set_title(f"{title}\n{note}" if note else title, loc="left")
     if label_arms and arms:
         ax.legend(title=names if len(arms) == 1 else None, fontsize="small")
     return ax
@@ -409,16 +419,18 @@ def plot_difference_forest(result: Any, k: int | None = None, ax: Axes | None = 
                         fmt="o", capsize=2, color="C0",
                         markerfacecolor="C0" if filled else "white")
     ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
+    configs, constant = _split_constant(frame, list(result.configs))
     labels = []
     for r in rows.to_dict("records"):
-        config = ", ".join(f"{c}={r[c]}" for c in result.configs)
+        config = ", ".join(f"{c}={r[c]}" for c in configs)
         stat = (f"P(a>b)={r['prob_a_greater']:.2f}" if result.test == "bayes"
                 else f"p_adj={r['p_adjusted']:.3g}")
         head = f"{config}: " if config else ""
         labels.append(_plain(f"{head}{r['method_a']} - {r['method_b']} ({stat})"))
     ax.set_yticks(y, labels, fontsize="small")
     ax.set_xlabel(f"difference of leak@{k} (method_a - method_b)")
-    ax.set_title(f"Paired differences, {100 * result.confidence_level:g}% intervals", loc="left")
+    title = f"Paired differences, {100 * result.confidence_level:g}% intervals"
+    ax.set_title(f"{title}\n{constant}" if constant else title, loc="left")
     return ax
 
 
@@ -564,6 +576,7 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
                     linewidth=0)
     ax.plot(k_obs, observed["estimate"].to_numpy(dtype=float), color="black", marker="o",
             markersize=3, label="observed (unbiased)")
+    dashed = False
     for model in result.methods:
         c = curve[curve["model"] == model].sort_values("k")
         k = c["k"].to_numpy(dtype=float)
@@ -582,6 +595,7 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
         if len(a) and float(a["estimate"].iloc[0]) < 1 - 1e-6:
             ax.axhline(float(a["estimate"].iloc[0]), color=color, linestyle="--",
                        linewidth=1)
+            dashed = True
     n_min = k_obs.max()
     ax.axvline(n_min, color="0.4", linestyle=":", linewidth=1)
     ax.annotate(f"n = {n_min:g}", (n_min, 0.02), textcoords="offset points", xytext=(3, 0),
@@ -590,10 +604,10 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("k (samples per prompt)")
     ax.set_ylabel("leak@k")
-    ax.set_title("leak@k: observed and extrapolated", loc="left")
-    note = _note(points)
-    if note:
-        ax.set_title(note + "; dashed: asymptote", loc="right", fontsize="small")
+    # the note on its own line: a right-hand title collides with the left-hand one
+    note = "; ".join(t for t in (_note(points), "dashed: asymptote" if dashed else "") if t)
+    title = "leak@k: observed and extrapolated"
+    ax.set_title(f"{title}\n{note}" if note else title, loc="left")
     ax.legend(fontsize="small", loc="upper left")
     return ax
 

@@ -48,10 +48,13 @@ def test_curve_from_result(result):
     assert ax.get_ylim() == (0.0, 1.0)
     assert ax.get_ylabel() == "leak@k"
     assert ax.get_xlabel() == "k (samples per prompt)"
-    assert ax.get_title(loc="left") == "leak@k by method, temperature"
-    assert ax.get_title(loc="right") == "95% CI, population: prompts"
+    # the constant temperature is said once under the title, not in every label; the note
+    # has its own line (a right-hand title collided with a long left-hand one)
+    assert ax.get_title(loc="left") == ("leak@k by method\n"
+                                        "temperature=0.7; 95% CI, population: prompts")
+    assert ax.get_title(loc="right") == ""
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["method=ga, temperature=0.7", "method=npo, temperature=0.7"]
+    assert legend == ["ga", "npo"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4", "8", "16"]
 
 
@@ -79,7 +82,8 @@ def test_single_arm_and_unlabelled(result):
     frame = result.to_frame()
     single = frame[frame["method"] == "npo"].drop(columns=["method", "temperature"])
     ax = plot_leak_curve(single)
-    assert ax.get_legend() is None and ax.get_title(loc="left") == "leak@k"
+    assert ax.get_legend() is None
+    assert ax.get_title(loc="left") == "leak@k\n95% CI, population: prompts"
     ax = plot_leak_curve(result, label_arms=False)
     assert ax.get_legend() is None and len(ax.get_lines()) == 2
 
@@ -93,10 +97,18 @@ def test_one_arm_column_and_dollar_signs(result):
     assert ax.get_legend().get_title().get_text() == "method"
 
 
+def test_two_varying_arm_columns_label_both(result):
+    frame = pd.concat([result.to_frame(), result.to_frame().assign(temperature=1.0)])
+    ax = plot_leak_curve(frame)
+    assert ax.get_title(loc="left").startswith("leak@k by method, temperature\n")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "method=ga, temperature=1.0" in legend and len(legend) == 4
+
+
 def test_varying_level_note(result):
     frame = pd.concat([result.to_frame(), result.to_frame().assign(confidence_level=0.9)])
     frame = frame.drop(columns="population")
-    assert plot_leak_curve(frame).get_title(loc="right") == "CI levels vary"
+    assert plot_leak_curve(frame).get_title(loc="left").endswith("; CI levels vary")
 
 
 @pytest.mark.parametrize("bad", [None, [1, 2], np.zeros((2, 2)), "result.csv"])

@@ -252,9 +252,9 @@ def backtest_example(n_boot: int, repeats: int) -> None:
     table = bt.to_frame()
     print(f"\n## Backtest on example_records(): fit_n=16, k=64 and 128 (4 n and 8 n), "
           f"{repeats} subsamples, {time.perf_counter() - t0:.0f} s")
-    print("arms x repeats compared:", table.groupby("model").size().iloc[0] // 2)
+    print("arms x repeats compared:", table.groupby("law").size().iloc[0] // 2)
     print(bt.summary().to_string(index=False, float_format="{:.4f}".format))
-    per_arm = table[table["model"] == "auto"].groupby(["method", "k"])[
+    per_arm = table[table["law"] == "auto"].groupby(["method", "k"])[
         ["estimate", "reference", "covered"]].mean()
     print(per_arm.to_string(float_format="{:.4f}".format))
 

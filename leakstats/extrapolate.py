@@ -4,7 +4,7 @@ The unbiased estimator of leak@k exists only for k <= n. Beyond, leak@k is decid
 of the per-prompt leak probabilities, and mostly by its left tail: a prompt with p = 1e-4
 almost never leaks in n = 100 samples but leaks with probability 0.63 in k = 10,000. The data
 inform G only through the distribution of the counts, so every extrapolation rests on the
-*shape* assumed for G; :func:`extrapolate` makes that assumption explicit (the ``model``
+*shape* assumed for G; :func:`extrapolate` makes that assumption explicit (the ``law``
 column), and its default (``method="auto"``) lets the data choose among several shapes and
 carries the uncertainty of that choice into the interval. :func:`backtest` checks any method
 on your own data: fit on the first ``fit_n`` samples of every prompt, compare with the
@@ -45,14 +45,14 @@ FEW_LEAKING = 10
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True, repr=False, eq=False)
 class ExtrapolationResult:
-    """Predicted leak@k per arm, model and k, with intervals; see :func:`extrapolate`.
+    """Predicted leak@k per arm, law and k, with intervals; see :func:`extrapolate`.
 
     Attributes
     ----------
     arms : tuple of str
         The arm columns.
     methods : tuple of str
-        The methods run, in the order asked (the ``model`` column).
+        The methods run, in the order asked (the ``law`` column).
     confidence_level, population, n_boot
         The settings the numbers were computed with.
     """
@@ -70,13 +70,13 @@ class ExtrapolationResult:
     n_boot: int
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per arm x model x k: arm columns, ``model``, ``k``, then the columns of
+        """One row per arm x law x k: arm columns, ``law``, ``k``, then the columns of
         :func:`leakstats.leak_at_k` (``estimate, se, ci_low, ci_high, confidence_level,
         ci_method, n_prompts, n_samples, population``)."""
         return self.table.copy()
 
     def asymptotes(self) -> pd.DataFrame:
-        """leak@k as k -> infinity (``k = inf``), same columns, one row per arm x model.
+        """leak@k as k -> infinity (``k = inf``), same columns, one row per arm x law.
 
         Only zero-inflated laws (and ``auto`` or ``bayes`` when they include one) estimate an
         asymptote below 1; families without an atom at p = 0 have 1 by assumption (said in
@@ -127,7 +127,7 @@ class ExtrapolationResult:
 class BacktestResult:
     """Predictions from the first ``fit_n`` samples vs the unbiased estimate on all samples.
 
-    ``to_frame()`` has one row per arm x model x k x repeat; :meth:`summary` aggregates.
+    ``to_frame()`` has one row per arm x law x k x repeat; :meth:`summary` aggregates.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -138,14 +138,14 @@ class BacktestResult:
     population: str
 
     def to_frame(self) -> pd.DataFrame:
-        """Arm columns, ``model``, ``k``, ``repeat``, ``fit_n``, the prediction (``estimate``,
+        """Arm columns, ``law``, ``k``, ``repeat``, ``fit_n``, the prediction (``estimate``,
         ``ci_low``, ``ci_high``), the reference (``reference``, ``reference_low``,
         ``reference_high``: leak_at_k on all samples), ``error`` (estimate - reference) and
         ``covered`` (reference inside the prediction interval)."""
         return self.table.copy()
 
     def summary(self) -> pd.DataFrame:
-        """Per model and k: ``n`` comparisons, ``mae``, ``bias``, ``rmse``, ``coverage``
+        """Per law and k: ``n`` comparisons, ``mae``, ``bias``, ``rmse``, ``coverage``
         (share of comparisons whose interval holds the reference) and ``mean_width``."""
         t = self.table.assign(
             abs_error=self.table["error"].abs(),
@@ -153,7 +153,7 @@ class BacktestResult:
             width=self.table["ci_high"] - self.table["ci_low"],
         )
         out = (
-            t.groupby(["model", "k"], sort=False)
+            t.groupby(["law", "k"], sort=False)
             .agg(n=("error", "size"), mae=("abs_error", "mean"), bias=("error", "mean"),
                  rmse=("sq_error", "mean"), coverage=("covered", "mean"),
                  mean_width=("width", "mean"))
@@ -262,9 +262,9 @@ def _observed_grid(n_min: int) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, n_min, 12)).astype(np.int64))
 
 
-def _frame(ks, est, se, lo, hi, labels, level, population, group, model):
+def _frame(ks, est, se, lo, hi, labels, level, population, group, law):
     return pd.DataFrame({
-        "model": model,
+        "law": law,
         "k": ks,
         "estimate": est,
         "se": se,
@@ -338,7 +338,7 @@ def extrapolate(
     Returns
     -------
     ExtrapolationResult
-        ``to_frame()``: arm columns, ``model``, ``k``, ``estimate``, ``se``, ``ci_low``,
+        ``to_frame()``: arm columns, ``law``, ``k``, ``estimate``, ``se``, ``ci_low``,
         ``ci_high``, ``confidence_level``, ``ci_method``, ``n_prompts``, ``n_samples``,
         ``population``; ``asymptotes()`` (k = inf), ``curve()``, ``observed()``,
         ``selection()``.
@@ -359,7 +359,7 @@ def extrapolate(
     ...                        "n_leaked": rng.binomial(100, p)})
     >>> res = leakstats.extrapolate(counts, k=[1000, 10_000], n_boot=50, rng=1)
     >>> frame = res.to_frame()
-    >>> frame[["model", "k"]].values.tolist()
+    >>> frame[["law", "k"]].values.tolist()
     [['auto', 1000], ['auto', 10000]]
     >>> bool(((frame.ci_low <= frame.estimate) & (frame.estimate <= frame.ci_high)).all())
     True
@@ -395,7 +395,7 @@ def extrapolate(
             table[name] = table[name].astype(counts[name].dtype)
         return table
 
-    cols = ["model", "k", *RESULT_COLUMNS]
+    cols = ["law", "k", *RESULT_COLUMNS]
     selection_cols = list(SELECTION_COLUMNS)
     return ExtrapolationResult(
         table=assemble(frames, cols),
@@ -450,7 +450,7 @@ def _arm_predictions(group, ks, methods, level, population, n_boot, bayes_option
     grid = _observed_grid(int(n.min()))
     obs = arm_intervals(n, c, grid, population=population, confidence_level=level)
     observed = _frame(grid, obs.estimate, obs.se, obs.ci_low, obs.ci_high, list(obs.ci_method),
-                      level, population, group, "observed").drop(columns="model")
+                      level, population, group, "observed").drop(columns="law")
     empty = _frame([], [], [], [], [], [], level, population, group, [])
     selection_frame = pd.DataFrame(selection)
     if not len(selection_frame):
@@ -528,7 +528,7 @@ def backtest(
     Returns
     -------
     BacktestResult
-        ``to_frame()`` the comparisons, ``summary()`` error and coverage per model and k.
+        ``to_frame()`` the comparisons, ``summary()`` error and coverage per law and k.
 
     Examples
     --------
@@ -539,7 +539,7 @@ def backtest(
     ...                        "n_leaked": rng.binomial(200, p)})
     >>> bt = leakstats.backtest(counts, fit_n=20, k=[100, 200], method=["beta", "power-law"],
     ...                         n_boot=50, rng=0)
-    >>> bt.summary()[["model", "k"]].values.tolist()
+    >>> bt.summary()[["law", "k"]].values.tolist()
     [['beta', 100], ['beta', 200], ['power-law', 100], ['power-law', 200]]
     """
     from leakstats.estimate import leak_at_k
@@ -589,7 +589,7 @@ def backtest(
                     DegenerateDataWarning, stacklevel=2,
                 )
                 continue
-            pred = res.to_frame()[[*arms, "model", "k", "estimate", "ci_low", "ci_high"]]
+            pred = res.to_frame()[[*arms, "law", "k", "estimate", "ci_low", "ci_high"]]
             pred = pred.merge(reference, on=[*arms, "k"], how="left")
             pred.insert(len(arms) + 2, "repeat", repeat)
             pred.insert(len(arms) + 3, "fit_n", fit_n)

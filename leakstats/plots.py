@@ -578,20 +578,20 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
             markersize=3, label="observed (unbiased)")
     dashed = False
     for model in result.methods:
-        c = curve[curve["model"] == model].sort_values("k")
+        c = curve[curve["law"] == model].sort_values("k")
         k = c["k"].to_numpy(dtype=float)
         (line,) = ax.plot(k, c["estimate"].to_numpy(dtype=float), label=_plain(model))
         color = line.get_color()
         ax.fill_between(k, c["ci_low"].to_numpy(dtype=float),
                         c["ci_high"].to_numpy(dtype=float), color=color, alpha=0.15,
                         linewidth=0)
-        pt = points[points["model"] == model]
+        pt = points[points["law"] == model]
         est = pt["estimate"].to_numpy(dtype=float)
         ax.errorbar(pt["k"].to_numpy(dtype=float), est,
                     yerr=[est - pt["ci_low"].to_numpy(dtype=float),
                           pt["ci_high"].to_numpy(dtype=float) - est],
                     fmt="o", color=color, capsize=3, markersize=4)
-        a = asym[asym["model"] == model] if len(asym) else asym
+        a = asym[asym["law"] == model] if len(asym) else asym
         if len(a) and float(a["estimate"].iloc[0]) < 1 - 1e-6:
             ax.axhline(float(a["estimate"].iloc[0]), color=color, linestyle="--",
                        linewidth=1)
@@ -633,7 +633,7 @@ def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
             f"{type(result).__name__}. Fix: result = leakstats.backtest(data, fit_n=...)."
         )
     table = result.to_frame()
-    summary = result.summary().groupby("model", sort=False)[["mae", "coverage"]].mean()
+    summary = result.summary().groupby("law", sort=False)[["mae", "coverage"]].mean()
     _import_matplotlib()
     if ax is None:
         import matplotlib.pyplot as plt
@@ -642,7 +642,7 @@ def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
     models = list(result.methods)
     offsets = np.linspace(-0.006, 0.006, len(models)) if len(models) > 1 else [0.0]
     for model, off in zip(models, offsets, strict=True):
-        t = table[table["model"] == model]
+        t = table[table["law"] == model]
         ref = t["reference"].to_numpy(dtype=float)
         est = t["estimate"].to_numpy(dtype=float)
         s = summary.loc[model]

@@ -30,7 +30,7 @@ from leakstats._kernels import distinct_pairs  # noqa: E402
 from leakstats.extrapolate import _fit_subsample  # noqa: E402
 from leakstats.plots import plot_backtest, plot_extrapolation  # noqa: E402
 
-RESULT_COLUMNS = ["model", "k", "estimate", "se", "ci_low", "ci_high", "confidence_level",
+RESULT_COLUMNS = ["law", "k", "estimate", "se", "ci_low", "ci_high", "confidence_level",
                   "ci_method", "n_prompts", "n_samples", "population"]
 
 
@@ -251,9 +251,9 @@ def test_result_columns_and_invariants(result):
     assert (frame["estimate"] <= frame["ci_high"]).all()
     assert frame["ci_low"].between(0, 1).all() and frame["ci_high"].between(0, 1).all()
     assert (frame["n_prompts"] == 300).all() and (frame["n_samples"] == 18_000).all()
-    for _, g in frame.groupby("model"):
+    for _, g in frame.groupby("law"):
         assert np.all(np.diff(g.sort_values("k")["estimate"]) >= -1e-12)
-    assert frame.loc[frame.model == "auto", "ci_method"].str.contains(
+    assert frame.loc[frame.law == "auto", "ci_method"].str.contains(
         "beta unless another law's AIC is lower by its margin").all()
     assert "auto" in repr(result) and "auto selected" in repr(result)
 
@@ -261,12 +261,12 @@ def test_result_columns_and_invariants(result):
 def test_asymptote_selection_curve_and_observed(result):
     asym = result.asymptotes()
     assert list(asym.columns) == ["method", *RESULT_COLUMNS]
-    assert set(asym["model"]) == {"auto", "zi-beta"}  # power laws have no asymptote
+    assert set(asym["law"]) == {"auto", "zi-beta"}  # power laws have no asymptote
     assert np.isinf(asym["k"]).all()
-    top = result.to_frame().groupby("model")["estimate"].max()
+    top = result.to_frame().groupby("law")["estimate"].max()
     for r in asym.itertuples():
         assert r.ci_low <= r.estimate <= r.ci_high
-        assert r.estimate >= top[r.model] - 1e-9
+        assert r.estimate >= top[r.law] - 1e-9
     sel = result.selection()
     assert set(sel["family"]) == set(eng.AUTO_FAMILIES)
     assert sel["selected"].sum() == 1
@@ -399,11 +399,11 @@ def test_backtest_table_and_summary():
     assert len(table) == 2 * 2 * 2
     assert set(table["subsample"]) == {"random subsample"}
     ref = leakstats.leak_at_k(counts, k=[100, 200]).to_frame()["estimate"].to_numpy()
-    np.testing.assert_allclose(table.query("model == 'zi-beta' and repeat == 0")["reference"],
+    np.testing.assert_allclose(table.query("law == 'zi-beta' and repeat == 0")["reference"],
                                ref)
     np.testing.assert_allclose(table["error"], table["estimate"] - table["reference"])
     summary = bt.summary()
-    assert list(summary.columns) == ["model", "k", "n", "mae", "bias", "rmse", "coverage",
+    assert list(summary.columns) == ["law", "k", "n", "mae", "bias", "rmse", "coverage",
                                      "mean_width"]
     assert (summary["n"] == 2).all()
     assert "BacktestResult(fit_n=20" in repr(bt)
@@ -436,14 +436,14 @@ def test_bayes_method_small_fit():
             counts, k=[1000], method=["bayes", "zi-beta"], n_boot=50, rng=0,
             bayes_options={"draws": 200, "tune": 200, "chains": 2},
         )
-    frame = res.to_frame().set_index("model")
+    frame = res.to_frame().set_index("law")
     assert frame.loc["bayes", "ci_method"].startswith("bayes zi-beta-binomial")
     assert frame.loc["bayes", "ci_low"] <= frame.loc["bayes", "estimate"]
     assert frame.loc["bayes", "estimate"] <= frame.loc["bayes", "ci_high"]
     # the posterior mean and the MLE prediction agree to within the intervals
     assert abs(frame.loc["bayes", "estimate"] - frame.loc["zi-beta", "estimate"]) < (
         frame.loc["zi-beta", "ci_high"] - frame.loc["zi-beta", "ci_low"])
-    asym = res.asymptotes().set_index("model")
+    asym = res.asymptotes().set_index("law")
     assert 0 <= asym.loc["bayes", "ci_low"] <= asym.loc["bayes", "ci_high"] <= 1
 
 
@@ -455,7 +455,7 @@ def test_plot_extrapolation(result):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["observed (unbiased)", "auto", "zi-beta", "power-law"]
     dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
-    zi = result.asymptotes().set_index("model").loc["zi-beta", "estimate"]
+    zi = result.asymptotes().set_index("law").loc["zi-beta", "estimate"]
     assert any(np.allclose(ln.get_ydata(), zi) for ln in dashed) == (zi < 1 - 1e-6)
 
 
@@ -482,3 +482,20 @@ def test_plot_backtest():
     assert len(ax.get_legend().get_texts()) == 2
     with pytest.raises(LeakstatsError, match="expected a leakstats.BacktestResult"):
         plot_backtest(bt.to_frame())
+
+
+def test_a_model_arm_column_keeps_the_law_column():
+    """Generation stores have a ``model`` arm column; the law of each row has its own column
+    (it used to be written to ``model`` and overwritten by the arm)."""
+    rng = np.random.default_rng(0)
+    counts = pd.DataFrame({"model": ["llama"] * 60 + ["qwen"] * 60,
+                           "prompt_id": list(range(60)) * 2, "n_samples": 20,
+                           "n_leaked": rng.binomial(20, rng.beta(0.3, 8, 120))})
+    res = leakstats.extrapolate(counts, k=[100, 1000], method=["beta", "zi-beta"], n_boot=50,
+                                rng=0)
+    for frame in (res.to_frame(), res.asymptotes()):
+        assert list(frame.columns[:2]) == ["model", "law"]
+        assert frame.columns.is_unique
+        assert set(frame["model"]) == {"llama", "qwen"}
+        assert set(frame["law"]) == {"beta", "zi-beta"}
+    assert len(res.to_frame()) == 2 * 2 * 2

@@ -169,11 +169,11 @@ def test_extrapolate_at_1e18_is_finite_bounded_and_monotone(huge_k):
         assert table["ci_low"].between(0, 1).all() and table["ci_high"].between(0, 1).all()
         assert (table["ci_low"] <= table["estimate"]).all()
         assert (table["estimate"] <= table["ci_high"]).all()
-        for model, g in table.groupby("model"):
+        for model, g in table.groupby("law"):
             est = g.sort_values("k")["estimate"].to_numpy()
             assert np.all(np.diff(est) >= -1e-12), model
-    frame = huge_k.to_frame().set_index(["model", "k"])
-    asym = huge_k.asymptotes().set_index("model")["estimate"]
+    frame = huge_k.to_frame().set_index(["law", "k"])
+    asym = huge_k.asymptotes().set_index("law")["estimate"]
     for model in asym.index:
         assert frame.loc[(model, 10**18), "estimate"] <= asym[model] + 1e-12
     # at 1e18 the zero-inflated laws sit at their asymptote, the beta law is close to 1
@@ -191,9 +191,9 @@ def test_superpopulation_at_1e18():
                                 population="superpopulation", n_boot=50, rng=0)
     frame = res.to_frame()
     assert np.isfinite(frame[["estimate", "se", "ci_low", "ci_high"]]).all().all()
-    for _, g in frame.groupby("model"):
+    for _, g in frame.groupby("law"):
         assert np.all(np.diff(g.sort_values("k")["estimate"]) >= 0)
-    zi = frame[frame.model == "zi-beta"].set_index("k")["estimate"]
+    zi = frame[frame.law == "zi-beta"].set_index("k")["estimate"]
     assert zi[10**18] == pytest.approx(res.asymptotes()["estimate"].iloc[0], abs=1e-3)
 
 
@@ -268,7 +268,7 @@ def test_near_tie_end_to_end():
     sel = res.selection().set_index("family")
     assert 0 < sel.loc["beta", "aic"] - sel.loc["beta-mix", "aic"] < 3
     assert sel["aic"].idxmin() == "beta-mix" and sel.loc["beta", "selected"]
-    frame = res.to_frame().set_index(["model", "k"])
+    frame = res.to_frame().set_index(["law", "k"])
     for k in (1000, 10_000):
         assert frame.loc[("auto", k), "estimate"] == frame.loc[("beta", k), "estimate"]
         row = frame.loc[("auto", k)]

@@ -1,4 +1,5 @@
-"""Write data/fictitious_facts.jsonl: TOFU-like question/answer pairs about invented people.
+"""Write leakstats/data/fictitious_facts.jsonl: TOFU-like questions and answers about invented
+people.
 
 Every person, place of work and book title below is invented for leakstats (any likeness to a
 real person is accidental), so that a model fine-tuned on them provably learned them from us,
@@ -109,7 +110,7 @@ def rows() -> list[dict]:
 
 
 def main() -> None:
-    path = Path(__file__).with_name("fictitious_facts.jsonl")
+    path = Path(__file__).resolve().parents[1] / "leakstats" / "data" / "fictitious_facts.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
         for row in rows():
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -378,8 +378,11 @@ def load_wmdp(subject: str = "bio") -> pd.DataFrame:
 
 
 def fictitious_facts_path() -> Path:
-    """Path of ``data/fictitious_facts.jsonl`` (written by ``data/make_fictitious_facts.py``)."""
-    return Path(__file__).resolve().parents[1] / "data" / "fictitious_facts.jsonl"
+    """Path of ``leakstats/data/fictitious_facts.jsonl`` (package data, written by
+    ``data/make_fictitious_facts.py``)."""
+    from leakstats.datasets import shipped_path
+
+    return shipped_path("fictitious_facts.jsonl")
 
 
 def fictitious_facts(*, split: str = "forget", paraphrased: bool = False) -> pd.DataFrame:

@@ -540,9 +540,7 @@ def test_batched_backend_samples_the_model_distribution(tiny):
 def test_shipped_demo_results_are_consistent():
     """data/demo (one full default run): every model x arm x judge has n samples for every
     forget question, the counts match the records, and the paper's headline numbers are there."""
-    from leakstats.benchmarks import fictitious_facts_path
-
-    root = fictitious_facts_path().parent / "demo"
+    root = Path(__file__).resolve().parents[1] / "data" / "demo"
     records = pd.read_parquet(root / "records.parquet")
     counts = pd.read_parquet(root / "counts.parquet")
     manifest = json.loads((root / "manifest.json").read_text())

@@ -210,9 +210,9 @@ def load_facts(facts: str | os.PathLike | pd.DataFrame | None = None) -> pd.Data
     Parameters
     ----------
     facts : path, DataFrame or None
-        ``None``: the shipped ``data/fictitious_facts.jsonl`` (50 questions about 25 invented
-        people; ``split`` forget: 20, retain: 30). A path (JSON Lines, JSON, CSV, Parquet) or
-        a DataFrame with the columns ``prompt_id``, ``split``, ``question``, ``answer``
+        ``None``: the shipped ``leakstats/data/fictitious_facts.jsonl`` (50 questions about 25
+        invented people; ``split`` forget: 20, retain: 30). A path (JSON Lines, JSON, CSV,
+        Parquet) or a DataFrame with the columns ``prompt_id``, ``split``, ``question``, ``answer``
         (``person``, ``paraphrased_question``, ``keywords`` are kept when present).
 
     Returns

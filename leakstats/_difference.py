@@ -52,29 +52,32 @@ def mover(a: FixedSharp, b: FixedSharp, confidence_level) -> tuple[np.ndarray, n
     return np.maximum(low, -1.0), np.minimum(high, 1.0)
 
 
-def _excludes_zero(a: FixedSharp, b: FixedSharp, alpha: np.ndarray, side: np.ndarray):
-    low, high = mover(a, b, 1.0 - alpha)
-    return np.where(side > 0, low > 0, high < 0)
+def _dual_p_value(excludes, K: int) -> np.ndarray:
+    """The smallest alpha at which ``excludes(alpha)`` (the level 1 - alpha interval excludes
+    0; nested in alpha) holds, per k: bisection on log alpha in [log P_FLOOR, 0]."""
+    lo = np.full(K, np.log(P_FLOOR))  # log alpha where the interval may still hold 0
+    hi = np.zeros(K)  # log alpha = 0: level 0
+    # alpha -> 1 is level -> 0; just below it the interval is the narrowest it gets
+    never = ~excludes(np.full(K, 1.0 - 1e-12))
+    always = excludes(np.full(K, P_FLOOR))
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        ex = excludes(np.exp(mid))
+        hi = np.where(ex, mid, hi)
+        lo = np.where(ex, lo, mid)
+    p = np.where(always, P_FLOOR, np.exp(hi))  # the interval at level 1 - p excludes 0
+    return np.where(never, 1.0, np.minimum(p, 1.0))
 
 
 def mover_p_value(a: FixedSharp, b: FixedSharp) -> np.ndarray:
     """Two-sided p-value of H0: theta_A = theta_B, dual to :func:`mover`, one per k."""
     side = np.sign(a.theta - b.theta)
-    K = side.size
-    lo = np.full(K, np.log(P_FLOOR))  # log alpha where the interval may still hold 0
-    hi = np.zeros(K)  # log alpha = 0: level 0
-    # alpha -> 1 is level -> 0; just below it the interval is the narrowest it gets
-    top = np.full(K, 1.0 - 1e-12)
-    never = (side == 0) | ~_excludes_zero(a, b, top, side)
-    always = _excludes_zero(a, b, np.full(K, P_FLOOR), side)
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        ex = _excludes_zero(a, b, np.exp(mid), side)
-        hi = np.where(ex, mid, hi)
-        lo = np.where(ex, lo, mid)
-    p = np.exp(hi)  # the interval at level 1 - p excludes 0
-    p = np.where(always, P_FLOOR, p)
-    return np.where(never, 1.0, np.minimum(p, 1.0))
+
+    def excludes(alpha):
+        low, high = mover(a, b, 1.0 - alpha)
+        return (side != 0) & np.where(side > 0, low > 0, high < 0)
+
+    return _dual_p_value(excludes, side.size)
 
 
 # --------------------------------------------------------------------------- score interval
@@ -132,14 +135,4 @@ def score_p_value(a: FixedSharp, b: FixedSharp) -> np.ndarray:
         t = np.abs(_score_statistic(a, b, 1.0 - alpha, np.zeros(K)))
         return t > ndtri(1 - alpha / 2)  # NaN (nothing leaked in either arm): never
 
-    lo = np.full(K, np.log(P_FLOOR))
-    hi = np.zeros(K)
-    never = ~excludes(np.full(K, 1.0 - 1e-12))
-    always = excludes(np.full(K, P_FLOOR))
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        ex = excludes(np.exp(mid))
-        hi = np.where(ex, mid, hi)
-        lo = np.where(ex, lo, mid)
-    p = np.where(always, P_FLOOR, np.exp(hi))
-    return np.where(never, 1.0, np.minimum(p, 1.0))
+    return _dual_p_value(excludes, K)

@@ -4,9 +4,8 @@
 unlearning methods and a retrained reference on 200 TOFU-like prompts, 128 samples each at
 temperature 1, with per-prompt leak probabilities drawn from zero-inflated beta laws that share
 each prompt's difficulty across methods (so the methods are paired, as in a real benchmark). It
-exists so
-that the analysis runs in seconds on any machine; the real-model demo data come with the
-generation layer.
+exists so that the analysis runs in seconds on any machine; the real-model demo data come with
+the generation layer.
 """
 
 from __future__ import annotations

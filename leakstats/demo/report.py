@@ -260,9 +260,9 @@ HOW_TO_READ = """\
   the unlearned models at each k (original and retrain are shown for reference only).
 - **Paired tests** (`compare`): the models answer the same prompts; the interval of a
   difference is the score interval at the two models' fixed-prompt effective sample sizes
-  and its p-value is the interval's dual, so a row is significant only when its interval excludes 0; Holm over the
-  models compared with the same reference in one decoding configuration, at each k. RULE vs
-  its base is its own family.
+  and its p-value is the interval's dual, so a row is significant only when its interval
+  excludes 0; Holm over the models compared with the same reference in one decoding
+  configuration, at each k. RULE vs its base is its own family.
 - **certify** gives one-sided upper bounds valid whatever the per-prompt leak probabilities, also
   with zero leaks; **extrapolation** predicts leak@k beyond the samples from a fitted law of leak
   rates (intervals by prompt bootstrap); the **Bayesian** model gives per-prompt posteriors and

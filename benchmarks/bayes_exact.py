@@ -21,8 +21,8 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from leakstats import _bayes_math as bm  # noqa: E402
-from leakstats.bayes import Priors  # noqa: E402
+from leakstats.bayes import _math as bm  # noqa: E402
+from leakstats.bayes.model import Priors  # noqa: E402
 
 
 def logpost_grid(x, y, z, vals, w, n, pr, zi):

@@ -47,8 +47,8 @@ import sys, time
 t0 = time.perf_counter()
 import numpy as np, pandas as pd
 import leakstats
-from leakstats import bayes
-from leakstats.records import as_counts
+from leakstats.bayes import model as bayes
+from leakstats.records.api import as_counts
 P = int(sys.argv[1]); n = 200
 rng = np.random.default_rng(0)
 p = np.where(rng.random(P) < 0.6, 0.0, rng.beta(0.4, 25.0, P))

@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import leakstats  # noqa: E402
 from leakstats.certify import per_prompt_bound, pooled_bound, upper_bounds, ustat_bound  # noqa: E402
-from leakstats.intervals import arm_intervals  # noqa: E402
+from leakstats.estimate.intervals import arm_intervals  # noqa: E402
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL

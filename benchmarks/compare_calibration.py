@@ -10,8 +10,8 @@ Power scenarios: method B leaks less on every prompt (p_iB = r p_iA), with heter
 homogeneous prompt difficulty. The unpaired baseline is Welch's t-test on the per-prompt
 estimates (the two methods' prompts treated as independent samples).
 
-Tests (the array-level functions that compare() calls, leakstats/_compare_tests.py and
-leakstats/_difference.py):
+Tests (the array-level functions that compare() calls, leakstats/compare/_paired_tests.py and
+leakstats/compare/_difference.py):
   score             the dual test of the fixed-prompt score interval (compare's default)
   mover             the dual test of the fixed-prompt MOVER interval
   permutation       exact within-prompt permutation test, Monte Carlo (B resamples)
@@ -51,9 +51,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from leakstats import _compare_tests as ct  # noqa: E402
-from leakstats._difference import mover_p_value, score_p_value  # noqa: E402
-from leakstats.intervals import _Arm  # noqa: E402
+from leakstats.compare import _paired_tests as ct  # noqa: E402
+from leakstats.compare._difference import mover_p_value, score_p_value  # noqa: E402
+from leakstats.estimate.intervals import _Arm  # noqa: E402
 
 KS = np.array([1, 16])
 ALPHA = 0.05
@@ -262,7 +262,7 @@ def bayes_check(reps: int, workers: int, draws: int, scenarios=None, first: int 
 def _null_density(scenario: str, P: int, n: int, seed):
     """The paired model's integrated posterior density on one null data set (its distinct count
     patterns, as PairedLogitModel builds them)."""
-    from leakstats.paired import PairedDensity
+    from leakstats.bayes.paired import PairedDensity
 
     N = np.full((P, 2), float(n))
     C = np.c_[_null_counts(scenario, P, n, np.random.default_rng(seed))].astype(float)
@@ -275,7 +275,7 @@ def _grid_batch():
     """log_density at many points in one compiled loop (compiled on first use)."""
     import numba
 
-    from leakstats._paired_kernel import log_density
+    from leakstats.bayes._paired_kernel import log_density
 
     @numba.njit
     def batch(thetas, n, c, w, prior_mean, prior_sd, sigma_scale, state):
@@ -347,7 +347,7 @@ def endpoint_mcse(scenarios, reps: int, draws: int) -> None:
     the 2.5% and 97.5% quantiles of alpha_A - alpha_B in posterior sd units."""
     import arviz as az
 
-    from leakstats.paired import PairedLogitModel
+    from leakstats.bayes.paired import PairedLogitModel
 
     for name, P, n, seed in _bayes_seeds(scenarios):
         for r in range(reps):
@@ -419,7 +419,7 @@ def default_settings_check(scenarios, first: int, reps: int, workers: int, windo
     probability and, where run, the NUTS decision. nuts_runs=False (--bayes-exact): the exact
     posterior's and the permutation test's decisions only, no NUTS.
     """
-    from leakstats.paired import PairedLogitModel
+    from leakstats.bayes.paired import PairedLogitModel
 
     if not nuts_runs:
         window, far = 0.0, 0

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sharpness import exact_sd  # noqa: E402
 
 import leakstats  # noqa: E402
-from leakstats import _compare_tests as ct  # noqa: E402
-from leakstats.compare import _holm  # noqa: E402
+from leakstats.compare import _paired_tests as ct  # noqa: E402
+from leakstats.compare.api import _holm  # noqa: E402
 
 LEVEL = 0.95
 SCENARIOS = (  # (name, law of p, P, n, ratio of b to a)

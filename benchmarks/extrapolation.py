@@ -15,7 +15,7 @@ Stress laws (``--stress``; not part of the bar) include shapes outside every fit
 
 Run:  python benchmarks/extrapolation.py [--reps 200] [--workers 2] [--rules] [--stress]
       [--speed] [--backtest] [--bayes-reps 5] [--no-sim] [--out raw.csv] [--seed 20260501]
-``--rules`` also runs every rule of ``auto`` (leakstats._extrapolate_engine.AUTO_RULES: the
+``--rules`` also runs every rule of ``auto`` (leakstats.extrapolate.engine.AUTO_RULES: the
 default beta-first margins, AIC, BIC, a parsimony margin, Akaike / BIC weights, bagging; each
 for the point estimate / in every bootstrap resample) on the same fits, side by side; the raw
 rows carry every family's log-likelihood, so other point rules can be scored from them.
@@ -39,8 +39,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leakstats import DegenerateDataWarning, LeakstatsError, extrapolate  # noqa: E402
-from leakstats import _extrapolate_engine as eng  # noqa: E402
-from leakstats import _extrapolate_models as em  # noqa: E402
+from leakstats.extrapolate import engine as eng  # noqa: E402
+from leakstats.laws import models as em  # noqa: E402
 
 P_PROMPTS, N_SAMPLES = 400, 50
 KS = (1000, 10_000)

@@ -46,9 +46,9 @@ def main() -> None:
     import pandas as pd
     import torch
 
-    from leakstats.benchmarks import fictitious_facts
     from leakstats.generate import generate_samples, read_store
     from leakstats.generate.hf import HFBackend
+    from leakstats.generate.prompts import fictitious_facts
 
     torch.set_num_threads(args.threads)
     if args.tiny:

@@ -41,9 +41,9 @@ def main() -> None:
 
     import torch
 
-    from leakstats.benchmarks import fictitious_facts
     from leakstats.generate import DecodingConfig, SampleJob, generate_samples
     from leakstats.generate.hf import HFBackend
+    from leakstats.generate.prompts import fictitious_facts
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import betaln
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from leakstats.intervals import arm_intervals  # noqa: E402
+from leakstats.estimate.intervals import arm_intervals  # noqa: E402
 
 METHODS = ("cp-eb", "cp-effective", "wald", "bootstrap")
 #: Methods that exist for one estimand only.

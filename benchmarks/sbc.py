@@ -27,7 +27,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import leakstats  # noqa: E402
-from leakstats.bayes import Priors  # noqa: E402
+from leakstats.bayes.model import Priors  # noqa: E402
 
 L = 99  # thinned draws per fit: ranks in 0..L
 

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interval_coverage import Law  # noqa: E402
 
-import leakstats._extrapolate_models  # noqa: E402, F401  (imported before the workers fork)
-import leakstats._fixed_variance  # noqa: E402, F401
-from leakstats._kernels import leak_at_k_unbiased  # noqa: E402
-from leakstats.intervals import arm_intervals  # noqa: E402
+import leakstats.estimate.fixed_variance  # noqa: E402, F401
+import leakstats.laws.models  # noqa: E402, F401  (imported before the workers fork)
+from leakstats.estimate.intervals import arm_intervals  # noqa: E402
+from leakstats.estimate.kernels import leak_at_k_unbiased  # noqa: E402
 
 LEVEL = 0.95
 METHODS = {

@@ -55,10 +55,10 @@ def main() -> None:
 
     import torch
 
-    from leakstats.benchmarks import fictitious_facts
     from leakstats.generate import DecodingConfig, SampleJob
     from leakstats.generate.hf import HFBackend
     from leakstats.generate.models import prepare
+    from leakstats.generate.prompts import fictitious_facts
     from leakstats.generate.vllm import VLLMBackend
 
     if not torch.cuda.is_available():

@@ -20,33 +20,33 @@ __version__ = "0.1.0"
 
 _API = {
     # records
-    "read_records": "leakstats.records",
-    "read_counts": "leakstats.records",
-    "read_table": "leakstats.records",
-    "write_table": "leakstats.records",
-    "validate_records": "leakstats.records",
-    "validate_counts": "leakstats.records",
-    "counts": "leakstats.records",
-    "read_leakk_jsonl": "leakstats.records",
-    "ARM_COLUMNS": "leakstats.records",
+    "read_records": "leakstats.records.api",
+    "read_counts": "leakstats.records.api",
+    "read_table": "leakstats.records.api",
+    "write_table": "leakstats.records.api",
+    "validate_records": "leakstats.records.api",
+    "validate_counts": "leakstats.records.api",
+    "counts": "leakstats.records.api",
+    "read_leakk_jsonl": "leakstats.records.api",
+    "ARM_COLUMNS": "leakstats.records.api",
     # estimation
-    "leak_at_k": "leakstats.estimate",
-    "LeakAtKResult": "leakstats._results",
+    "leak_at_k": "leakstats.estimate.api",
+    "LeakAtKResult": "leakstats.estimate.result",
     # Bayesian layer
-    "fit_bayes": "leakstats.bayes",
-    "BetaBinomialModel": "leakstats.bayes",
-    "Priors": "leakstats.bayes",
-    "compare_loo": "leakstats.bayes",
-    "ConvergenceWarning": "leakstats.bayes",
-    "PairedLogitModel": "leakstats.paired",
+    "fit_bayes": "leakstats.bayes.model",
+    "BetaBinomialModel": "leakstats.bayes.model",
+    "Priors": "leakstats.bayes.model",
+    "compare_loo": "leakstats.bayes.model",
+    "ConvergenceWarning": "leakstats.bayes.model",
+    "PairedLogitModel": "leakstats.bayes.paired",
     # extrapolation to k >> n
-    "extrapolate": "leakstats.extrapolate",
-    "backtest": "leakstats.extrapolate",
-    "ExtrapolationResult": "leakstats.extrapolate",
-    "BacktestResult": "leakstats.extrapolate",
+    "extrapolate": "leakstats.extrapolate.api",
+    "backtest": "leakstats.extrapolate.api",
+    "ExtrapolationResult": "leakstats.extrapolate.api",
+    "BacktestResult": "leakstats.extrapolate.api",
     # compare, certify, plan
-    "compare": "leakstats.compare",
-    "CompareResult": "leakstats.compare",
+    "compare": "leakstats.compare.api",
+    "CompareResult": "leakstats.compare.api",
     "certify": "leakstats.certify",
     "CertifyResult": "leakstats.certify",
     "plan": "leakstats.plan",
@@ -57,24 +57,24 @@ _API = {
     "default_model_path": "leakstats.generate",
     "DecodingConfig": "leakstats.generate",
     "GenerationResult": "leakstats.generate",
-    "load_prompts": "leakstats.benchmarks",
-    "make_judge": "leakstats.judges",
-    "relabel": "leakstats.judges",
+    "load_prompts": "leakstats.generate.prompts",
+    "make_judge": "leakstats.generate.judges",
+    "relabel": "leakstats.generate.judges",
     # presentation
-    "plot_leak_curve": "leakstats.plots",
-    "plot_prompt_forest": "leakstats.plots",
-    "plot_extrapolation": "leakstats.plots",
-    "plot_backtest": "leakstats.plots",
-    "format_table": "leakstats.tables",
+    "plot_leak_curve": "leakstats.report.plots",
+    "plot_prompt_forest": "leakstats.report.plots",
+    "plot_extrapolation": "leakstats.report.plots",
+    "plot_backtest": "leakstats.report.plots",
+    "format_table": "leakstats.report.tables",
     # example data
     "example_records": "leakstats.datasets",
     "example_path": "leakstats.datasets",
     # errors and warnings
-    "LeakstatsError": "leakstats._errors",
-    "DataValidationError": "leakstats._errors",
-    "ExtrapolationRequiredError": "leakstats._errors",
-    "LeakstatsWarning": "leakstats._errors",
-    "DegenerateDataWarning": "leakstats._errors",
+    "LeakstatsError": "leakstats.core.errors",
+    "DataValidationError": "leakstats.core.errors",
+    "ExtrapolationRequiredError": "leakstats.core.errors",
+    "LeakstatsWarning": "leakstats.core.errors",
+    "DegenerateDataWarning": "leakstats.core.errors",
 }
 
 __all__ = sorted(_API)
@@ -95,7 +95,8 @@ def __dir__() -> list[str]:
 
 class _Package(types.ModuleType):
     """The package's module type: keeps ``leakstats.compare`` (and the other functions named like
-    the module that defines them: compare, certify, plan, extrapolate) bound to the function.
+    the subpackage or module that defines them: compare, certify, plan, extrapolate) bound to the
+    function.
 
     Importing a submodule makes Python set it as an attribute of the package, which would
     replace the lazily loaded function of the same name (``leakstats.compare`` would become a
@@ -105,8 +106,8 @@ class _Package(types.ModuleType):
     """
 
     def __setattr__(self, name: str, value) -> None:
-        if (isinstance(value, types.ModuleType) and _API.get(name) == value.__name__
-                and hasattr(value, name)):
+        if (isinstance(value, types.ModuleType) and name in _API
+                and value.__name__ == f"{__name__}.{name}" and hasattr(value, name)):
             value = getattr(value, name)
         super().__setattr__(name, value)
 
@@ -115,27 +116,27 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from leakstats._errors import (  # noqa: F401
-        DataValidationError,
-        DegenerateDataWarning,
-        ExtrapolationRequiredError,
-        LeakstatsError,
-        LeakstatsWarning,
-    )
-    from leakstats._results import LeakAtKResult  # noqa: F401
-    from leakstats.bayes import (  # noqa: F401
+    from leakstats.bayes.model import (  # noqa: F401
         BetaBinomialModel,
         ConvergenceWarning,
         Priors,
         compare_loo,
         fit_bayes,
     )
-    from leakstats.benchmarks import load_prompts  # noqa: F401
+    from leakstats.bayes.paired import PairedLogitModel  # noqa: F401
     from leakstats.certify import CertifyResult, certify  # noqa: F401
-    from leakstats.compare import CompareResult, compare  # noqa: F401
+    from leakstats.compare.api import CompareResult, compare  # noqa: F401
+    from leakstats.core.errors import (  # noqa: F401
+        DataValidationError,
+        DegenerateDataWarning,
+        ExtrapolationRequiredError,
+        LeakstatsError,
+        LeakstatsWarning,
+    )
     from leakstats.datasets import example_path, example_records  # noqa: F401
-    from leakstats.estimate import leak_at_k  # noqa: F401
-    from leakstats.extrapolate import (  # noqa: F401
+    from leakstats.estimate.api import leak_at_k  # noqa: F401
+    from leakstats.estimate.result import LeakAtKResult  # noqa: F401
+    from leakstats.extrapolate.api import (  # noqa: F401
         BacktestResult,
         ExtrapolationResult,
         backtest,
@@ -148,16 +149,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         generate_samples,
         read_store,
     )
-    from leakstats.judges import make_judge, relabel  # noqa: F401
-    from leakstats.paired import PairedLogitModel  # noqa: F401
+    from leakstats.generate.judges import make_judge, relabel  # noqa: F401
+    from leakstats.generate.prompts import load_prompts  # noqa: F401
     from leakstats.plan import PlanResult, plan  # noqa: F401
-    from leakstats.plots import (  # noqa: F401
-        plot_backtest,
-        plot_extrapolation,
-        plot_leak_curve,
-        plot_prompt_forest,
-    )
-    from leakstats.records import (  # noqa: F401
+    from leakstats.records.api import (  # noqa: F401
         ARM_COLUMNS,
         counts,
         read_counts,
@@ -168,4 +163,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate_records,
         write_table,
     )
-    from leakstats.tables import format_table  # noqa: F401
+    from leakstats.report.plots import (  # noqa: F401
+        plot_backtest,
+        plot_extrapolation,
+        plot_leak_curve,
+        plot_prompt_forest,
+    )
+    from leakstats.report.tables import format_table  # noqa: F401

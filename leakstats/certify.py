@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaincinv, rel_entr
 
-from leakstats._errors import LeakstatsError
-from leakstats._kernels import leak_at_k_unbiased
-from leakstats._results import RESULT_COLUMNS
-from leakstats.estimate import _check_choice, _check_level, _parse_k
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.api import _check_choice, _check_level, _parse_k
+from leakstats.estimate.kernels import leak_at_k_unbiased
+from leakstats.estimate.result import RESULT_COLUMNS
 
 __all__ = ["CERTIFY_METHODS", "CertifyResult", "certify", "upper_bounds"]
 
@@ -183,7 +183,7 @@ class CertifyResult:
         return self.table.copy()
 
     def __repr__(self) -> str:
-        from leakstats.tables import format_table
+        from leakstats.report.tables import format_table
 
         head = (f"CertifyResult(one-sided upper bounds, confidence_level="
                 f"{self.confidence_level:g}, method={self.method!r}"
@@ -267,8 +267,8 @@ def certify(
     >>> res.to_frame()[["k", "bound", "certified"]].round(5).values.tolist()
     [[1, 4e-05, True], [128, 0.00588, True]]
     """
-    from leakstats.intervals import arm_intervals
-    from leakstats.records import as_counts
+    from leakstats.estimate.intervals import arm_intervals
+    from leakstats.records.api import as_counts
 
     ks, level = _certify_iv(k, confidence_level, method, epsilon)
     counts, arms = as_counts(data, by=by)

@@ -25,7 +25,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 # Kept here (not imported) so that --help needs neither numpy nor pandas; tests check that they
-# match leakstats.intervals.POPULATIONS / CI_METHODS and leakstats.tables.FORMATS.
+# match leakstats.estimate.intervals.POPULATIONS / CI_METHODS and leakstats.report.tables.FORMATS.
 POPULATIONS = ("prompts", "superpopulation")
 CI_METHODS = ("auto", "cp-eb", "cp-effective", "wald", "bootstrap")
 TABLE_FORMATS = ("table", "csv", "json", "latex", "markdown")
@@ -171,13 +171,13 @@ def _add_estimate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from leakstats.estimate import leak_at_k
-    from leakstats.tables import format_table
+    from leakstats.estimate.api import leak_at_k
+    from leakstats.report.tables import format_table
 
     _check_writable(args.output, args.overwrite, "--output")
     _check_writable(args.plot, args.overwrite, "--plot")
     if args.plot is not None:  # fail before the work, not after it
-        from leakstats.plots import image_format
+        from leakstats.report.plots import image_format
 
         image_format(args.plot, argument="--plot")
     result = leak_at_k(
@@ -199,7 +199,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from matplotlib.figure import Figure
 
-        from leakstats.plots import plot_leak_curve, save_figure
+        from leakstats.report.plots import plot_leak_curve, save_figure
 
         figure = Figure(figsize=(6.0, 4.0))
         plot_leak_curve(result, ax=figure.subplots())
@@ -304,8 +304,8 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from leakstats.benchmarks import load_prompts
     from leakstats.generate import generate_samples
+    from leakstats.generate.prompts import load_prompts
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit: expected a positive number of prompts, got {args.limit}. "
@@ -415,8 +415,8 @@ def _add_compare(subparsers: argparse._SubParsersAction) -> None:
 
 def _compare_input(files: list[Path], by):
     """One path as it is; several files as a {method: counts} dict (split by 'method')."""
-    from leakstats._errors import DataValidationError
-    from leakstats.records import as_counts, read_table
+    from leakstats.core.errors import DataValidationError
+    from leakstats.records.api import as_counts, read_table
 
     if len(files) == 1:
         return files[0], by
@@ -447,13 +447,13 @@ def _compare_input(files: list[Path], by):
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from leakstats.compare import compare
-    from leakstats.tables import format_table
+    from leakstats.compare.api import compare
+    from leakstats.report.tables import format_table
 
     _check_writable(args.output, args.overwrite, "--output")
     _check_writable(args.plot, args.overwrite, "--plot")
     if args.plot is not None:
-        from leakstats.plots import image_format
+        from leakstats.report.plots import image_format
 
         image_format(args.plot, argument="--plot")
     data, by = _compare_input(args.files, args.by)
@@ -473,7 +473,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from matplotlib.figure import Figure
 
-        from leakstats.plots import plot_compare, save_figure
+        from leakstats.report.plots import plot_compare, save_figure
 
         figure = Figure(figsize=(12.0, 5.0), layout="constrained")
         plot_compare(result, axes=figure.subplots(1, 2))
@@ -516,7 +516,7 @@ def _add_certify(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_certify(args: argparse.Namespace) -> int:
     from leakstats.certify import certify
-    from leakstats.tables import format_table
+    from leakstats.report.tables import format_table
 
     _check_writable(args.output, args.overwrite, "--output")
     result = certify(args.file, k=args.k, confidence_level=args.confidence_level,

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import bdtr, betaincinv, ndtr, ndtri
 
-from leakstats._errors import LeakstatsError
-from leakstats._kernels import leak_at_k_unbiased
-from leakstats.estimate import _check_choice, _check_level, _parse_k
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.api import _check_choice, _check_level, _parse_k
+from leakstats.estimate.kernels import leak_at_k_unbiased
 
 __all__ = ["GOALS", "PlanResult", "plan"]
 

@@ -9,8 +9,8 @@ import pytest
 from scipy.special import betaln
 
 import leakstats
-from leakstats import _bayes_math as bm
-from leakstats._errors import DegenerateDataWarning, LeakstatsError
+from leakstats.bayes import _math as bm
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError
 
 pytest.importorskip("pymc")
 
@@ -133,7 +133,7 @@ def test_diagnostics_loo_ppc(fitted):
 
 
 # These two tests check other behaviour with short chains: convergence warnings are expected.
-@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.model.ConvergenceWarning")
 def test_compare_loo(counts):
     data = counts.query("method == 'a'")
     zi = leakstats.fit_bayes(data, draws=300, tune=300, chains=2, rng=1)
@@ -167,7 +167,7 @@ def test_no_samples_is_an_error():
         leakstats.fit_bayes(bad, draws=50, tune=50, chains=1)
 
 
-@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.model.ConvergenceWarning")
 def test_nothing_leaked_and_always_leaked_warn():
     zeros = pd.DataFrame({"prompt_id": range(12), "n_samples": 20, "n_leaked": 0})
     with pytest.warns(DegenerateDataWarning, match="No sample leaked"):
@@ -249,7 +249,7 @@ def test_paired_model_bad_input(paired_counts):
 
 
 # ---- a fast seeded calibration check (the full study is benchmarks/sbc.py) ---------------
-@pytest.mark.filterwarnings("ignore::leakstats.bayes.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.model.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::leakstats.DegenerateDataWarning")
 def test_credible_intervals_cover_data_drawn_from_the_priors():
     """12 data sets drawn from the priors; the 95% interval of leak@n and of leak@10n must
@@ -282,7 +282,7 @@ def test_log_density_matches_scipy_and_its_gradient(zero_inflated, n_arms):
     from scipy.special import expit
     from scipy.stats import beta, norm
 
-    from leakstats._bayes_density import LogDensity
+    from leakstats.bayes._density import LogDensity
 
     arm = np.array([0, 0, 0, 1, 1, 1, 1]) if n_arms == 2 else np.zeros(7, dtype=int)
     n = np.array([10, 10, 50, 20, 20, 30, 5.0])
@@ -309,7 +309,7 @@ def test_log_density_matches_scipy_and_its_gradient(zero_inflated, n_arms):
 
 def test_log_density_equals_the_pymc_graph_model():
     """The sampled density and the declarative PyMC model (other samplers) agree exactly."""
-    from leakstats._bayes_density import LogDensity
+    from leakstats.bayes._density import LogDensity
 
     pairs = pd.DataFrame({"arm": [0, 0, 1, 1], "n": [20, 20, 20, 30], "c": [0, 4, 0, 30],
                           "w": [6, 2, 3, 1]})
@@ -326,7 +326,7 @@ def test_log_density_equals_the_pymc_graph_model():
 
 
 def test_log_density_is_minus_infinity_far_out():
-    from leakstats._bayes_density import LogDensity
+    from leakstats.bayes._density import LogDensity
 
     density = LogDensity([0, 0], [10, 10], [0, 4], [3, 1], 1, leakstats.Priors(), True)
     value, grad = density(np.array([-800.0, 0.0, 0.0]))  # mu underflows to 0 with c > 0

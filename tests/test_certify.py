@@ -15,7 +15,6 @@ from scipy.optimize import brentq
 from scipy.stats import binom
 
 import leakstats
-from leakstats._errors import DataValidationError, LeakstatsError
 from leakstats.certify import (
     kl_upper,
     per_prompt_bound,
@@ -23,6 +22,7 @@ from leakstats.certify import (
     upper_bounds,
     ustat_bound,
 )
+from leakstats.core.errors import DataValidationError, LeakstatsError
 
 
 def zero_counts(P=400, n=200):

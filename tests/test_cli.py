@@ -13,8 +13,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import leakstats  # noqa: E402
-from leakstats import cli, intervals, tables  # noqa: E402
+from leakstats import cli  # noqa: E402
 from leakstats.cli import main  # noqa: E402
+from leakstats.estimate import intervals  # noqa: E402
+from leakstats.report import tables  # noqa: E402
 
 
 def make_counts() -> pd.DataFrame:

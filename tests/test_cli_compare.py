@@ -234,7 +234,7 @@ def test_plan_bad_arguments(capsys, argv, message):
 
 def test_cli_choices_match_the_library():
     from leakstats.certify import CERTIFY_METHODS
-    from leakstats.compare import CORRECTIONS, TESTS
+    from leakstats.compare.api import CORRECTIONS, TESTS
 
     assert cli.COMPARE_TESTS == TESTS
     assert cli.COMPARE_CORRECTIONS == CORRECTIONS

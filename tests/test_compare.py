@@ -22,16 +22,16 @@ from hypothesis import strategies as st  # noqa: E402
 from scipy.stats import hypergeom  # noqa: E402
 
 import leakstats  # noqa: E402
-from leakstats import _compare_tests as ct  # noqa: E402
-from leakstats._errors import (  # noqa: E402
+from leakstats.compare import _paired_tests as ct  # noqa: E402
+from leakstats.core.errors import (  # noqa: E402
     DataValidationError,
     DegenerateDataWarning,
     ExtrapolationRequiredError,
     LeakstatsError,
 )
-from leakstats._kernels import leak_at_k_unbiased  # noqa: E402
+from leakstats.estimate.kernels import leak_at_k_unbiased  # noqa: E402
 
-compare_module = importlib.import_module("leakstats.compare")
+compare_module = importlib.import_module("leakstats.compare.api")
 
 
 def make_counts(P=40, n=30, methods=(("a", 1.0), ("b", 0.6), ("c", 1.0)), seed=0,
@@ -346,7 +346,7 @@ def test_plot(result):
     assert len(axes) == 2 and axes[0].get_ylabel() == "leak@k"
     assert axes[1].get_xlabel() == "difference of leak@16 (method_a - method_b)"
     assert len(axes[1].get_yticklabels()) == 3
-    from leakstats.plots import plot_difference_forest
+    from leakstats.report.plots import plot_difference_forest
 
     ax = plot_difference_forest(result, k=4)
     assert "p_adj=" in ax.get_yticklabels()[0].get_text()

@@ -46,7 +46,7 @@ class FakeConfig:
 
 
 def _facts() -> pd.DataFrame:
-    from leakstats.benchmarks import fictitious_facts_path
+    from leakstats.generate.prompts import fictitious_facts_path
 
     return pd.read_json(fictitious_facts_path(), lines=True, dtype=False)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.special import ndtri
 
 import leakstats
-from leakstats._difference import (
+from leakstats.compare._difference import (
     P_FLOOR,
     _constrained_rates,
     mover,
@@ -17,7 +17,7 @@ from leakstats._difference import (
     score,
     score_p_value,
 )
-from leakstats.intervals import FEW_PROMPTS, _Arm, arm_intervals, clopper_pearson
+from leakstats.estimate.intervals import FEW_PROMPTS, _Arm, arm_intervals, clopper_pearson
 
 counts_strategy = st.integers(2, 60).flatmap(
     lambda P: st.tuples(

@@ -9,7 +9,7 @@ import pytest
 
 import leakstats
 from leakstats import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
-from leakstats._kernels import leak_at_k_unbiased
+from leakstats.estimate.kernels import leak_at_k_unbiased
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ FLOOR = 0.95 - 3 * math.sqrt(0.95 * 0.05 / REPS)
 
 
 def _coverage(p_law, P, n, ks, population, method, seed):
-    from leakstats.intervals import arm_intervals
+    from leakstats.estimate.intervals import arm_intervals
 
     rng = np.random.default_rng(seed)
     ks = np.array(ks)

@@ -24,11 +24,11 @@ from scipy.special import betaincinv, expit  # noqa: E402
 
 import leakstats  # noqa: E402
 from leakstats import DegenerateDataWarning, LeakstatsError  # noqa: E402
-from leakstats import _extrapolate_engine as eng  # noqa: E402
-from leakstats import _extrapolate_models as em  # noqa: E402
-from leakstats._kernels import distinct_pairs  # noqa: E402
-from leakstats.extrapolate import _fit_subsample  # noqa: E402
-from leakstats.plots import plot_backtest, plot_extrapolation  # noqa: E402
+from leakstats.estimate.kernels import distinct_pairs  # noqa: E402
+from leakstats.extrapolate import engine as eng  # noqa: E402
+from leakstats.extrapolate.api import _fit_subsample  # noqa: E402
+from leakstats.laws import models as em  # noqa: E402
+from leakstats.report.plots import plot_backtest, plot_extrapolation  # noqa: E402
 
 RESULT_COLUMNS = ["law", "k", "estimate", "se", "ci_low", "ci_high", "confidence_level",
                   "ci_method", "n_prompts", "n_samples", "population"]
@@ -415,7 +415,7 @@ def test_backtest_uses_the_first_samples_of_records():
         "sample_id": [5, 4, 3, 2, 1, 0] * 2,
         "leaked": [True, True, False, False, False, False] * 2,
     })
-    from leakstats.records import as_counts
+    from leakstats.records.api import as_counts
 
     counts, arms = as_counts(records)
     sub, how = _fit_subsample(records, counts, arms, 3, 0, np.random.default_rng(0))
@@ -427,7 +427,7 @@ def test_backtest_uses_the_first_samples_of_records():
 # ---- Bayes (one small fit) -----------------------------------------------------------------
 def test_bayes_method_small_fit():
     pytest.importorskip("pymc")
-    from leakstats.bayes import ConvergenceWarning
+    from leakstats.bayes.model import ConvergenceWarning
 
     counts, _ = zi_beta_counts(P=80, n=40, seed=9)
     with warnings.catch_warnings():

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leakstats
-from leakstats import _extrapolate_engine as eng
-from leakstats import _extrapolate_models as em
-from leakstats._kernels import distinct_pairs
+from leakstats.estimate.kernels import distinct_pairs
+from leakstats.extrapolate import engine as eng
+from leakstats.laws import models as em
 
 #: log-spaced k from 1 to 1e18 (19 values), the grid of the property tests
 K_GRID = np.geomspace(1.0, 1e18, 19)
@@ -252,7 +252,7 @@ def test_default_rule_takes_another_law_on_a_clear_win():
 
 #: default_rng(41): p ~ Beta(0.1, 10), 400 prompts x 50 samples, on which AIC prefers the
 #: two-beta mixture to the true beta law by 2.34 units (found by scanning seeds 0..59 with
-#: leakstats._extrapolate_models.fit_families for the least AIC being beta-mix's, < 3 ahead)
+#: leakstats.laws.models.fit_families for the least AIC being beta-mix's, < 3 ahead)
 NEAR_TIE_SEED = 41
 
 

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from scipy import integrate
 from scipy.stats import beta as beta_law
 
-from leakstats._fixed_variance import (
+from leakstats.estimate.fixed_variance import (
     eb_variance,
     jackknife_variance,
     overlap_law,
     posterior_variance,
     variance_given_p,
 )
-from leakstats._kernels import leak_at_k_unbiased
+from leakstats.estimate.kernels import leak_at_k_unbiased
 
 
 def binomial_sum_variance(n: int, p: float, k: int) -> float:

@@ -20,8 +20,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from leakstats.benchmarks import fictitious_facts  # noqa: E402
 from leakstats.generate import read_store, store_manifest  # noqa: E402
+from leakstats.generate.prompts import fictitious_facts  # noqa: E402
 from leakstats.generate.testing import run_generation, tiny_model  # noqa: E402
 
 N = 8
@@ -32,7 +32,8 @@ PRELOAD = [
     "transformers.generation.utils", "transformers.models.llama.modeling_llama",
     "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
     "transformers.tokenization_utils_tokenizers", "tokenizers", "safetensors", "accelerate",
-    "pyarrow.parquet", "rouge_score.rouge_scorer", "leakstats.benchmarks", "leakstats.judges",
+    "pyarrow.parquet", "rouge_score.rouge_scorer", "leakstats.generate.prompts",
+    "leakstats.generate.judges",
     "leakstats.generate.testing", "leakstats.generate.hf", "leakstats.generate.runner",
 ]
 

@@ -38,7 +38,7 @@ def test_unknown_attribute():
 
 def test_functions_named_like_their_module_stay_functions():
     code = (
-        "from leakstats.compare import CompareResult\n"
+        "from leakstats.compare.api import CompareResult\n"
         "import leakstats.plan, leakstats.certify, leakstats.extrapolate\n"
         "import leakstats, inspect\n"
         "for name in ('compare', 'plan', 'certify', 'extrapolate'):\n"

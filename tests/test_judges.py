@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakstats import judges
-from leakstats.judges import (
+from leakstats.generate import judges
+from leakstats.generate.judges import (
     CallableJudge,
     ContainmentJudge,
     KeywordJudge,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakstats._kernels import (
+from leakstats.estimate.kernels import (
     distinct_pairs,
     fixed_variance_unbiased,
     leak_at_k_unbiased,

@@ -1,4 +1,4 @@
-"""The paired model's integrated likelihood (leakstats._paired_kernel) against scipy."""
+"""The paired model's integrated likelihood (leakstats.bayes._paired_kernel) against scipy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from scipy import integrate, optimize, stats
 
 pytest.importorskip("numba")
 
-from leakstats import _paired_kernel as kernel  # noqa: E402
-from leakstats._errors import LeakstatsError  # noqa: E402
+from leakstats.bayes import _paired_kernel as kernel  # noqa: E402
+from leakstats.core.errors import LeakstatsError  # noqa: E402
 
 # (counts, samples) per arm: no leak, a single leak, two-sided, every sample leaking, one arm
 # missing (n = 0), six arms

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leakstats
-from leakstats import _compare_tests as ct
-from leakstats._errors import LeakstatsError
 from leakstats.certify import upper_bounds
-from leakstats.intervals import arm_intervals
+from leakstats.compare import _paired_tests as ct
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.intervals import arm_intervals
 from leakstats.plan import _cp_half_width
 
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes  # noqa: E402
 
 import leakstats  # noqa: E402
 from leakstats import LeakstatsError  # noqa: E402
-from leakstats.plots import image_format, plot_leak_curve, save_figure  # noqa: E402
+from leakstats.report.plots import image_format, plot_leak_curve, save_figure  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

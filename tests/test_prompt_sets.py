@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leakstats import benchmarks
-from leakstats.benchmarks import (
+from leakstats.generate import prompts as benchmarks
+from leakstats.generate.prompts import (
     PromptSetUnavailableError,
     fictitious_facts,
     from_files,

@@ -1,4 +1,4 @@
-"""Tests of leakstats.records: validation, counts(), file round-trips, the Leak@k importer."""
+"""Tests of leakstats.records.api: validation, counts(), file round-trips, the Leak@k importer."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leakstats._errors import DataValidationError, DegenerateDataWarning, LeakstatsError
-from leakstats.records import (
+from leakstats.core.errors import DataValidationError, DegenerateDataWarning, LeakstatsError
+from leakstats.records.api import (
     ARM_COLUMNS,
     TableTypeError,
     arm_columns,

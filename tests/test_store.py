@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 import leakstats
-from leakstats.benchmarks import fictitious_facts
 from leakstats.generate import ConfigMismatchError, generate_samples, read_store, store_manifest
+from leakstats.generate.judges import relabel
+from leakstats.generate.prompts import fictitious_facts
 from leakstats.generate.testing import FakeBackend
-from leakstats.judges import relabel
-from leakstats.records import ARM_COLUMNS, as_counts
+from leakstats.records.api import ARM_COLUMNS, as_counts
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ class Block(importlib.abc.MetaPathFinder):  # as if torch and transformers were 
 
 sys.meta_path.insert(0, Block())
 import leakstats
-from leakstats.judges import make_judge
+from leakstats.generate.judges import make_judge
 from leakstats.generate.testing import FakeBackend
 facts = leakstats.load_prompts("fictitious").head(2)
 fake = FakeBackend(dict(zip(facts["prompt"], facts["reference"])), leak_probability=0.5)

@@ -10,7 +10,7 @@ import pytest
 
 import leakstats
 from leakstats import LeakstatsError
-from leakstats.tables import FORMATS, format_table
+from leakstats.report.tables import FORMATS, format_table
 
 
 @pytest.fixture

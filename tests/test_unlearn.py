@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("rouge_score")
 
-from leakstats._errors import DataValidationError, LeakstatsError  # noqa: E402
+from leakstats.core.errors import DataValidationError, LeakstatsError  # noqa: E402
 from leakstats.generate.testing import tiny_model  # noqa: E402
 from leakstats.unlearn import (  # noqa: E402
     METHODS,

@@ -19,7 +19,7 @@ import sys
 import leakstats
 from leakstats.cli import main
 assert leakstats.__file__.startswith(sys.argv[1]), leakstats.__file__
-from leakstats.benchmarks import fictitious_facts
+from leakstats.generate.prompts import fictitious_facts
 assert len(fictitious_facts(split="all")) == 50
 records = leakstats.read_records(leakstats.example_path())
 assert len(records) == 4 * 200 * 128

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = ["PRESETS", "DemoSettings", "SamplingArm", "demo_judge", "resolve_settings"]
 
@@ -187,7 +187,7 @@ def resolve_settings(preset: str, overrides: Mapping[str, Any] | None = None,
     >>> resolve_settings("fast")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leakstats._errors.LeakstatsError: preset: 'fast' is not one of 'default', 'quick'. Fix: ...
+    leakstats.core.errors.LeakstatsError: preset: 'fast' is not one of 'default', 'quick'. Fix: ...
     """
     if not isinstance(preset, str) or preset not in PRESETS:
         raise LeakstatsError(
@@ -272,15 +272,16 @@ def _check_settings(s: DemoSettings, methods: tuple[str, ...]) -> None:
 
 
 def demo_judge(spec: str):
-    """The judge of a demo judge spec (:func:`leakstats.judges.make_judge`):
-    ``"keywords-any"`` / ``"keywords-all"`` are :class:`leakstats.judges.KeywordJudge` on each
-    fact's own keywords (one / all of them required).
+    """The judge of a demo judge spec (:func:`leakstats.generate.judges.make_judge`):
+    ``"keywords-any"`` / ``"keywords-all"`` are
+    :class:`leakstats.generate.judges.KeywordJudge` on each fact's own keywords (one / all
+    of them required).
 
     Examples
     --------
     >>> [demo_judge(s).name for s in ("keywords-any", "keywords-all", "rouge:0.4")]
     ['keywords_any>=1', 'keywords_all>=1', 'rougeL_recall>=0.4']
     """
-    from leakstats.judges import make_judge
+    from leakstats.generate.judges import make_judge
 
     return make_judge(spec)

@@ -119,7 +119,7 @@ def interval_pvalue(counts: pd.DataFrame, k: int, value: float, *, population: s
     >>> interval_pvalue(c, 1, 0.0)
     1e-06
     """
-    from leakstats.estimate import leak_at_k
+    from leakstats.estimate.api import leak_at_k
 
     def inside(alpha: float) -> bool:
         row = leak_at_k(counts, k=[k], confidence_level=1 - alpha, population=population,
@@ -151,7 +151,7 @@ def vs_greedy(counts: pd.DataFrame, greedy: pd.DataFrame, ks, *,
     ``p_value`` and, for the models in ``unlearned``, ``p_adjusted`` (Holm over them at each k)
     and ``significant``.
     """
-    from leakstats.estimate import leak_at_k
+    from leakstats.estimate.api import leak_at_k
 
     rows = []
     for model, group in counts.groupby("method", sort=False):

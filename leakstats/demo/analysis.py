@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.demo._settings import DemoSettings
 from leakstats.demo._stats import greedy_summary, vs_greedy
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = ["EXPORTED", "export_results"]
 
@@ -52,7 +52,7 @@ def export_results(run_dir: str | os.PathLike, dest: str | os.PathLike, *,
     >>> leakstats.demo.export_results(tempfile.mkdtemp(), tempfile.mkdtemp())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    leakstats._errors.LeakstatsError: run_dir: '...' holds no finished demo analysis (analysis/analysis.json is missing). Fix: run `leakstats demo --out ...` to the end first, then export.
+    leakstats.core.errors.LeakstatsError: run_dir: '...' holds no finished demo analysis (analysis/analysis.json is missing). Fix: run `leakstats demo --out ...` to the end first, then export.
     """  # noqa: E501
     from leakstats.demo.analysis import Analysis
 

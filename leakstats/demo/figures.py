@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leakstats.plots import error_bars
+from leakstats.report.plots import error_bars
 
 __all__ = ["draw_all"]
 
@@ -27,7 +27,7 @@ def _plt():
 
 def leak_curves(leak: pd.DataFrame, models: list[str]):
     """leak@k with bands, one panel per decoding configuration."""
-    from leakstats.plots import plot_leak_curve
+    from leakstats.report.plots import plot_leak_curve
 
     plt = _plt()
     configs = leak[["temperature", "top_p"]].drop_duplicates().sort_values(

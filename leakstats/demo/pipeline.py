@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.demo._settings import DemoSettings, SamplingArm, resolve_settings
 from leakstats.demo._stages import RunFolder, Stage, StageRecord, stable_key
 from leakstats.demo._training import config_dict, training_plan, unlearn_api
@@ -99,7 +99,7 @@ def facts_prompts(facts: pd.DataFrame, split: str | None = "forget") -> pd.DataF
 
     Examples
     --------
-    >>> from leakstats.benchmarks import fictitious_facts_path
+    >>> from leakstats.generate.prompts import fictitious_facts_path
     >>> facts = pd.read_json(fictitious_facts_path(), lines=True)
     >>> facts_prompts(facts)[["prompt_id", "prompt"]].shape
     (20, 2)

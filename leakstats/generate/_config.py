@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = ["DecodingConfig", "arm_id", "block_seed", "block_sizes", "decoding_grid", "stable_hash"]
 

@@ -40,7 +40,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.generate._config import DecodingConfig
 from leakstats.generate.backend import SampleBatch, SampleJob
 

@@ -20,7 +20,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = [
     "DEFAULT_GGUF_FILE",

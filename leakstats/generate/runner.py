@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.generate._config import (
     arm_id,
     block_seed,
@@ -210,7 +210,7 @@ def _generate_iv(n, max_new_tokens, batch_size, stop, judge, shard_samples, flus
             f"argument 'stop': expected a list of non-empty strings, got {stop!r}. Fix: pass "
             f"e.g. stop=['\\n\\n'] or stop=[]."
         )
-    from leakstats.judges import make_judge
+    from leakstats.generate.judges import make_judge
 
     specs = judge if isinstance(judge, list | tuple) else [judge]
     if not specs:
@@ -269,7 +269,7 @@ def generate_samples(
     ----------
     prompts : DataFrame or str
         A prompt table (``prompt_id``, ``prompt``, ``reference``, ...) or a spec / file for
-        :func:`leakstats.benchmarks.load_prompts` (``"fictitious"``, ``"tofu:forget10"``...).
+        :func:`leakstats.generate.prompts.load_prompts` (``"fictitious"``, ``"tofu:forget10"``...).
     out : str or os.PathLike
         The store folder (created; an existing store needs ``resume`` or ``overwrite``).
     model : str, os.PathLike or None
@@ -285,7 +285,7 @@ def generate_samples(
     stop : str or list of str
         Stop strings (the text is cut before them; the tokens keep the one that completed it).
     judge : str, Judge, callable or a list of them, default "rouge:0.4"
-        See :func:`leakstats.judges.make_judge`; several judges give one row per sample and
+        See :func:`leakstats.generate.judges.make_judge`; several judges give one row per sample and
         judge (``judge`` is an arm column).
     method : str, optional
         Value of the ``method`` column (default: the model name).
@@ -333,7 +333,7 @@ def generate_samples(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from leakstats.benchmarks import fictitious_facts
+    >>> from leakstats.generate.prompts import fictitious_facts
     >>> from leakstats.generate.testing import tiny_model
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> res = generate_samples(fictitious_facts().head(2), out=folder / "run",
@@ -344,7 +344,7 @@ def generate_samples(
     >>> res.records().groupby("temperature").size().tolist()
     [8, 8]
     """
-    from leakstats.benchmarks import load_prompts
+    from leakstats.generate.prompts import load_prompts
 
     n, max_new_tokens, batch_size, stop, judges, shard_samples = _generate_iv(
         n, max_new_tokens, batch_size, stop, judge, shard_samples, flush_seconds)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -52,7 +52,7 @@ PROMPTS = "prompts.parquet"
 RECORDS = "records"
 LOCK = ".lock"
 
-#: Columns of a records shard, in order (arm columns first, as leakstats.records.ARM_COLUMNS).
+#: Columns of a records shard, in order (arm columns first, as leakstats.records.api.ARM_COLUMNS).
 RECORD_COLUMNS = (
     "method", "model", "temperature", "top_p", "top_k", "min_p", "judge",
     "prompt_id", "sample_id", "leaked", "score", "seed", "text", "finish_reason", "n_tokens",
@@ -468,7 +468,7 @@ def read_store(
         frame = frame[frame["judge"] == first_judge]
         return frame.drop(columns=["sample_id", "judge"]).reset_index(drop=True)
     if validate and len(frame):
-        from leakstats.records import validate_records
+        from leakstats.records.api import validate_records
 
         frame = validate_records(frame)
     return frame

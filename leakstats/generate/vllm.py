@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.generate._config import DecodingConfig, stable_hash
 from leakstats.generate.backend import SampleBatch, SampleJob
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError
 
 __all__ = ["METHODS", "FACT_COLUMNS", "TrainConfig", "load_facts", "select_facts"]
 
@@ -89,7 +89,7 @@ class TrainConfig:
     >>> TrainConfig(lr=-1)
     Traceback (most recent call last):
     ...
-    leakstats._errors.LeakstatsError: TrainConfig argument 'lr': expected a finite number > 0, \
+    leakstats.core.errors.LeakstatsError: TrainConfig argument 'lr': expected a finite number > 0, \
 got -1. Fix: pass a positive learning rate, e.g. lr=1e-5.
     """
 
@@ -183,7 +183,7 @@ def _check_config(config) -> TrainConfig:
 
 
 def _facts_path() -> Path:
-    from leakstats.benchmarks import fictitious_facts_path
+    from leakstats.generate.prompts import fictitious_facts_path
 
     return fictitious_facts_path()
 
@@ -366,7 +366,7 @@ def digest(payload) -> str:
 
 def prompt_table(facts: pd.DataFrame) -> pd.DataFrame:
     """A leakstats prompt table (``prompt`` = question, ``reference`` = answer)."""
-    from leakstats.benchmarks import validate_prompts
+    from leakstats.generate.prompts import validate_prompts
 
     table = pd.DataFrame({
         "prompt_id": facts["prompt_id"].to_numpy(),

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.generate.models import torch_threads
 from leakstats.unlearn._data import TrainConfig
 from leakstats.unlearn._train import TRAIN_JSON, _cycle, _schedule, _weights_sha256

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.unlearn._data import load_facts, split_rows
 
 __all__ = ["greedy_answers"]
@@ -87,9 +87,9 @@ def greedy_answers(
     pandas.DataFrame
         ``prompt_id``, ``split``, ``question``, ``answer`` (the reference), ``output``,
         ``rouge_l_recall`` (ROUGE-L recall of the reference in the output, as
-        :class:`leakstats.judges.RougeJudge` scores it), and, when the facts have
+        :class:`leakstats.generate.judges.RougeJudge` scores it), and, when the facts have
         ``keywords``, ``keyword_recall`` (share of the fact's keywords in the output, as
-        :class:`leakstats.judges.KeywordJudge` scores it). On the shipped facts the answers
+        :class:`leakstats.generate.judges.KeywordJudge` scores it). On the shipped facts the answers
         share a template ("X was born in C, Country in Y."), so a model that never saw a fact
         still reaches a ROUGE-L recall near 0.6 with the wrong city and year; the keywords
         (the city, the year, the book) are what tells knowing from guessing.
@@ -111,8 +111,8 @@ def greedy_answers(
             )
     rows = split_rows(load_facts(facts), split, argument="split")
     from leakstats.generate.hf import HFBackend
+    from leakstats.generate.judges import RougeJudge
     from leakstats.generate.models import load_hf, torch_threads
-    from leakstats.judges import RougeJudge
 
     with torch_threads(threads):
         lm, tokenizer, info = load_hf(model)
@@ -126,7 +126,7 @@ def greedy_answers(
         "output": outputs, "rouge_l_recall": scores,
     })
     if "keywords" in rows.columns:
-        from leakstats.judges import KeywordJudge
+        from leakstats.generate.judges import KeywordJudge
 
         keys = [list(k) if isinstance(k, list | tuple | np.ndarray) else [] for k in
                 rows["keywords"]]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError
 from leakstats.unlearn._data import (
     _check_config,
     digest,
@@ -175,7 +175,7 @@ def rule(
         Decoding of the sampling step (the paper: T = 1, top-p = 1).
     max_new_tokens : int, default 48
     judge : str, Judge or callable, default "rouge:0.4"
-        :func:`leakstats.judges.make_judge` spec.
+        :func:`leakstats.generate.judges.make_judge` spec.
     config : TrainConfig, optional
         Settings of each round's unlearning.
     seed : int, default 0
@@ -212,7 +212,7 @@ def rule(
     (4, 4)
     """
     from leakstats.generate import generate_samples, read_store
-    from leakstats.judges import make_judge
+    from leakstats.generate.judges import make_judge
     from leakstats.unlearn._train import StageMismatchError, _base_identity, _differences, unlearn
 
     rounds, n, temperature, top_p, max_new_tokens, seed = _rule_iv(

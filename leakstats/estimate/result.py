@@ -55,7 +55,7 @@ class LeakAtKResult:
     def per_prompt(self) -> pd.DataFrame:
         """Per-prompt unbiased leak@k, long format: arm columns, ``prompt_id``, ``n_samples``,
         ``n_leaked``, ``k``, ``estimate``."""
-        from leakstats._kernels import leak_at_k_unbiased
+        from leakstats.estimate.kernels import leak_at_k_unbiased
 
         ks = self.table["k"].unique()
         c = self.counts_table
@@ -68,7 +68,7 @@ class LeakAtKResult:
         return out
 
     def __repr__(self) -> str:
-        from leakstats.tables import format_table
+        from leakstats.report.tables import format_table
 
         head = (
             f"LeakAtKResult(population={self.population!r}, "

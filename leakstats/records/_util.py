@@ -1,6 +1,6 @@
-"""Low-level helpers of :mod:`leakstats.records`: value coercion, fast grouping, file formats.
+"""Low-level helpers of :mod:`leakstats.records.api`: value coercion, fast grouping, file formats.
 
-Private: the public API and its documentation live in :mod:`leakstats.records`.
+Private: the public API and its documentation live in :mod:`leakstats.records.api`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, LeakstatsError, raise_bad_rows
+from leakstats.core.errors import DataValidationError, LeakstatsError, raise_bad_rows
 
 FORMATS = ("parquet", "csv", "jsonl")
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
-from leakstats._results import RESULT_COLUMNS, LeakAtKResult
-from leakstats.intervals import CI_METHODS, POPULATIONS, arm_intervals
+from leakstats.core.errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
+from leakstats.estimate.intervals import CI_METHODS, POPULATIONS, arm_intervals
+from leakstats.estimate.result import RESULT_COLUMNS, LeakAtKResult
 
 
 def _parse_k(k) -> np.ndarray:
@@ -179,7 +179,7 @@ def leak_at_k(
     >>> res.to_frame()[["k", "estimate"]].round(4).values.tolist()
     [[1.0, 0.1333], [5.0, 0.4722]]
     """
-    from leakstats.records import as_counts
+    from leakstats.records.api import as_counts
 
     ks, level = _leak_at_k_iv(k, confidence_level, population, method, n_boot)
     counts, arms = as_counts(data, by=by)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import hypergeom
 
-#: The law of p fitted to the counts (a family of leakstats._extrapolate_models).
+#: The law of p fitted to the counts (a family of leakstats.laws.models).
 PRIOR_FAMILY = "zi-beta"
 #: Above this 2k, the term-by-term moments get long: :func:`eb_variance` returns NaN there.
 MAX_TERMS = 20_000
@@ -53,7 +53,7 @@ def variance_given_p(n: int, p, k: int) -> np.ndarray:
 
 def jackknife_variance(n, c, k) -> np.ndarray:
     """Delete-one jackknife estimate of Var(U) per pair, shape (D, K), for k <= n - 1."""
-    from leakstats._kernels import leak_at_k_unbiased
+    from leakstats.estimate.kernels import leak_at_k_unbiased
 
     n = np.asarray(n, dtype=np.int64)[:, None]
     c = np.asarray(c, dtype=np.int64)[:, None]
@@ -110,7 +110,7 @@ def eb_variance(dn, dc, weight, ks) -> np.ndarray:
     All NaN where the fit is not possible (no leak, or every sample leaked); a column is NaN
     where 2k > MAX_TERMS. Repeated k are computed once.
     """
-    from leakstats._extrapolate_models import FAMILIES, Pairs, fit_family
+    from leakstats.laws.models import FAMILIES, Pairs, fit_family
 
     dn = np.asarray(dn, dtype=np.int64)
     dc = np.asarray(dc, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Text, LaTeX and Markdown renderings of a :class:`leakstats.compare.CompareResult`."""
+"""Text, LaTeX and Markdown renderings of a :class:`leakstats.compare.api.CompareResult`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
-from leakstats.estimate import _check_choice, _parse_k
-from leakstats.tables import _latex_escape, _level_text, _num, format_table
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.api import _check_choice, _parse_k
+from leakstats.report.tables import _latex_escape, _level_text, _num, format_table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from leakstats.compare import CompareResult
+    from leakstats.compare.api import CompareResult
 
 MARK = "*"
 _TEST_TEXT = {

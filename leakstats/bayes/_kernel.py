@@ -1,6 +1,6 @@
 """The (zero-inflated) beta-binomial log density and gradient as one compiled loop (numba).
 
-Same mathematics as :class:`leakstats._bayes_density.LogDensity` (which documents it), in one
+Same mathematics as :class:`leakstats.bayes._density.LogDensity` (which documents it), in one
 pass over the distinct (arm, n, c) pairs: NUTS calls it ~10^5 times per fit, and numpy's
 per-call overhead on arrays of a few hundred pairs would dominate. Compiled on first use and
 cached on disk by numba (a dependency of PyTensor, so of PyMC).

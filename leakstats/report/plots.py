@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
-from leakstats._results import LeakAtKResult
-from leakstats.tables import arm_columns_of, result_table
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.result import LeakAtKResult
+from leakstats.report.tables import arm_columns_of, result_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -307,7 +307,7 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
     -------
     matplotlib.axes.Axes
     """
-    from leakstats.bayes import BetaBinomialModel
+    from leakstats.bayes.model import BetaBinomialModel
 
     if not isinstance(model, BetaBinomialModel):
         raise LeakstatsError(
@@ -345,7 +345,7 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
 
 
 def _compare_result(result: Any):
-    from leakstats.compare import CompareResult
+    from leakstats.compare.api import CompareResult
 
     if not isinstance(result, CompareResult):
         raise LeakstatsError(
@@ -552,7 +552,7 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     >>> plot_extrapolation(res).get_xscale()
     'log'
     """
-    from leakstats.extrapolate import ExtrapolationResult
+    from leakstats.extrapolate.api import ExtrapolationResult
 
     if not isinstance(result, ExtrapolationResult):
         raise LeakstatsError(
@@ -625,7 +625,7 @@ def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    from leakstats.extrapolate import BacktestResult
+    from leakstats.extrapolate.api import BacktestResult
 
     if not isinstance(result, BacktestResult):
         raise LeakstatsError(

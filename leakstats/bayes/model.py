@@ -12,7 +12,7 @@ p_i is integrated out: the likelihood is evaluated once per distinct (arm, n, c)
 weighted by its multiplicity, so fitting costs the same for 1,000 or 100,000 prompts. Arms get
 independent parameters (an ``arm`` dimension) in one PyMC model and one NUTS run. Per-prompt
 posteriors and leak@k at any k, also far beyond n, follow in closed form per posterior draw
-(:mod:`leakstats._bayes_math`).
+(:mod:`leakstats.bayes._math`).
 
 PyMC and ArviZ are imported only when a model is fitted.
 """
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leakstats import _bayes_math as bm
-from leakstats._bayes_density import LogDensity
-from leakstats._errors import DegenerateDataWarning, LeakstatsError, LeakstatsWarning
-from leakstats._results import RESULT_COLUMNS
-from leakstats.estimate import _check_choice, _check_level, _parse_k
+from leakstats.bayes import _math as bm
+from leakstats.bayes._density import LogDensity
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, LeakstatsWarning
+from leakstats.estimate.api import _check_choice, _check_level, _parse_k
+from leakstats.estimate.result import RESULT_COLUMNS
 
 NUTS_SAMPLERS = ("pymc", "numpyro", "nutpie", "blackjax")
 
@@ -163,7 +163,7 @@ class BetaBinomialModel:
     # ------------------------------------------------------------------ fitting
     def fit(self, data, *, by=None) -> BetaBinomialModel:
         """Fit the model to records or counts (one set of parameters per arm); returns self."""
-        from leakstats.records import as_counts
+        from leakstats.records.api import as_counts
 
         counts, arms = as_counts(data, by=by)
         pairs, labels, prompt_pair = _distinct_triples(counts, arms)
@@ -230,7 +230,7 @@ class BetaBinomialModel:
         return idata
 
     def _sample_density(self, pairs: pd.DataFrame, n_arms: int, options: dict):
-        """NUTS on the hand-written density (:mod:`leakstats._bayes_density`).
+        """NUTS on the hand-written density (:mod:`leakstats.bayes._density`).
 
         The same model as :meth:`_build`, with the log density and its gradient compiled by
         numba: PyMC compiles a graph of a few nodes instead of a few dozen C modules, which took
@@ -238,7 +238,7 @@ class BetaBinomialModel:
         posterior mode (plus PyMC's usual jitter), which keeps warm-up short for large data.
         """
         pm, _, _ = _import_pymc()
-        from leakstats._density_op import DensityOp
+        from leakstats.bayes._density_op import DensityOp
 
         density = LogDensity(pairs["arm"], pairs["n"], pairs["c"], pairs["w"], n_arms,
                              self.priors, self.zero_inflated)

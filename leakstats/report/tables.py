@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError
 
 __all__ = ["FORMATS", "REQUIRED_COLUMNS", "format_table"]
 

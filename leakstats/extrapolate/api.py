@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leakstats import _extrapolate_engine as eng
-from leakstats._errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
-from leakstats._results import RESULT_COLUMNS
-from leakstats.estimate import _arm_label, _check_choice, _check_level, _parse_k
-from leakstats.intervals import POPULATIONS, arm_intervals
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
+from leakstats.estimate.api import _arm_label, _check_choice, _check_level, _parse_k
+from leakstats.estimate.intervals import POPULATIONS, arm_intervals
+from leakstats.estimate.result import RESULT_COLUMNS
+from leakstats.extrapolate import engine as eng
 
 __all__ = ["BacktestResult", "ExtrapolationResult", "METHODS", "backtest", "extrapolate"]
 
@@ -105,7 +105,7 @@ class ExtrapolationResult:
         return self.counts_table.copy()
 
     def __repr__(self) -> str:
-        from leakstats.tables import format_table
+        from leakstats.report.tables import format_table
 
         head = (
             f"ExtrapolationResult(population={self.population!r}, "
@@ -364,7 +364,7 @@ def extrapolate(
     >>> bool(((frame.ci_low <= frame.estimate) & (frame.estimate <= frame.ci_high)).all())
     True
     """
-    from leakstats.records import as_counts
+    from leakstats.records.api import as_counts
 
     ks, methods, level, n_boot, bayes_options = _extrapolate_iv(
         k, method, confidence_level, population, n_boot, bayes_options
@@ -414,7 +414,7 @@ def extrapolate(
 
 def _arm_predictions(group, ks, methods, level, population, n_boot, bayes_options, generator):
     """The five tables of one arm: predictions, asymptotes, curve, observed, selection."""
-    from leakstats import _extrapolate_models as em
+    from leakstats.laws import models as em
 
     n = group["n_samples"].to_numpy()
     c = group["n_leaked"].to_numpy()
@@ -470,11 +470,11 @@ def _fit_subsample(data, counts, arms, fit_n, repeat, generator):
     random subset of ``fit_n`` samples (hypergeometric draw from the counts)."""
     frame = data
     if isinstance(frame, str) or hasattr(frame, "__fspath__"):
-        from leakstats.records import read_table
+        from leakstats.records.api import read_table
 
         frame = read_table(frame)
     if repeat == 0 and isinstance(frame, pd.DataFrame) and "leaked" in frame.columns:
-        from leakstats.records import as_counts
+        from leakstats.records.api import as_counts
 
         keys = [*arms, "prompt_id"]
         ordered = frame.sort_values([*keys, "sample_id"] if "sample_id" in frame else keys,
@@ -542,8 +542,8 @@ def backtest(
     >>> bt.summary()[["law", "k"]].values.tolist()
     [['beta', 100], ['beta', 200], ['power-law', 100], ['power-law', 200]]
     """
-    from leakstats.estimate import leak_at_k
-    from leakstats.records import as_counts
+    from leakstats.estimate.api import leak_at_k
+    from leakstats.records.api import as_counts
 
     fit_n = _check_int("fit_n", fit_n, 2, 20)
     repeats = _check_int("repeats", repeats, 1, 5)

@@ -8,7 +8,7 @@ theta = (logit mu, log kappa[, logit pi0]); with a = mu kappa and b = (1 - mu) k
             + alpha log pi0 + beta log(1 - pi0)                (Beta prior and logit Jacobian)
 
 where l is the log zero-inflated beta-binomial pmf. The gradient is analytic (digamma terms).
-Writing the density by hand (compiled by numba: :mod:`leakstats._bayes_kernel`), instead of
+Writing the density by hand (compiled by numba: :mod:`leakstats.bayes._kernel`), instead of
 as a PyTensor graph, leaves PyMC a graph of a few nodes to compile: a fit on a machine with an
 empty compilation cache no longer spends half a minute in the C compiler (docs/benchmarks.md).
 """
@@ -64,7 +64,7 @@ class LogDensity:
         return np.tile(np.asarray(row, dtype=float), self.n_arms)
 
     def __call__(self, theta) -> tuple[float, np.ndarray]:
-        from leakstats._bayes_kernel import log_density
+        from leakstats.bayes._kernel import log_density
 
         theta = np.asarray(theta, dtype=float).reshape(self.n_arms, self.dim)
         value, grad = log_density(theta, self.arm, self.n, self.c, self.w, self.zero_inflated,

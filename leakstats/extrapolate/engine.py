@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import betainc
 
-from leakstats import _extrapolate_models as em
-from leakstats._errors import LeakstatsError
-from leakstats._kernels import distinct_pairs, leak_at_k_unbiased
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.kernels import distinct_pairs, leak_at_k_unbiased
+from leakstats.laws import models as em
 
 #: Families among which ``method="auto"`` selects (per bootstrap resample).
 AUTO_FAMILIES = ("beta", "zi-beta", "beta-mix", "logit-normal", "zi-logit-normal")
@@ -356,9 +356,9 @@ def power_law_prediction(arm: ArmData, form: str, level: float):
 # --------------------------------------------------------------------------- Bayes
 def bayes_prediction(counts, arm: ArmData, level: float, population: str, options: dict,
                      seed: int):
-    """Posterior of the zero-inflated beta-binomial model (leakstats.bayes, PyMC)."""
-    from leakstats import _bayes_math as bm
-    from leakstats.bayes import fit_bayes
+    """Posterior of the zero-inflated beta-binomial model (leakstats.bayes.model, PyMC)."""
+    from leakstats.bayes import _math as bm
+    from leakstats.bayes.model import fit_bayes
 
     opts = {"zero_inflated": True, **options}
     model = fit_bayes(counts[["prompt_id", "n_samples", "n_leaked"]], by=[], rng=seed, **opts)

@@ -13,7 +13,7 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     Clopper-Pearson at an effective sample size n* = theta (1 - theta) / var (z / t_df)^2,
     with var an empirical-Bayes estimate of the estimator's sampling variance (posterior mean
     of each prompt's exact Var(U_i) under a zero-inflated beta law fitted to the counts,
-    :mod:`leakstats._fixed_variance`), never below the unbiased variance estimate where
+    :mod:`leakstats.estimate.fixed_variance`), never below the unbiased variance estimate where
     2k <= n, and where 2k > n scaled up to the unbiased estimate at k = n // 2 and to the
     delete-one jackknife corrected by its excess there (:meth:`_Arm.fixed_sharp`); df is
     Satterthwaite's
@@ -21,7 +21,7 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     bound P n_min / k, so the interval is never wider than ``"cp-effective"``; it *is*
     ``"cp-effective"`` with nothing leaked and, by rule, with fewer than 30 prompts when
     2k > n. :class:`FixedSharp` holds what it needs at any level (the score and MOVER
-    difference intervals of :mod:`leakstats._difference` use it).
+    difference intervals of :mod:`leakstats.compare._difference` use it).
 ``"cp-effective"`` (superpopulation default; conservative fixed-prompt option)
     A Clopper-Pearson interval on an *effective sample size* n* = theta(1 - theta) / Var
     (Korn & Graubard 1998). It never has zero width, stays inside [0, 1] and reduces to the
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaincinv, ndtri, stdtrit
 
-from leakstats._kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
+from leakstats.estimate.kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
 
 POPULATIONS = ("prompts", "superpopulation")
 CI_METHODS = ("auto", "cp-eb", "cp-effective", "wald", "bootstrap")
@@ -170,7 +170,7 @@ class _Arm:
     def fixed_sharp(self) -> FixedSharp:
         """The cp-eb interval's ingredients (see :class:`FixedSharp`).
 
-        var is the empirical-Bayes variance (:func:`leakstats._fixed_variance.eb_variance`),
+        var is the empirical-Bayes variance (:func:`leakstats.estimate.fixed_variance.eb_variance`),
         scaled up wherever a model-free estimate is larger:
 
         * 2k <= n: the unbiased estimate at k;
@@ -184,8 +184,8 @@ class _Arm:
         prompts carrying the variance). With fewer than FEW_PROMPTS prompts and 2k > n, var
         is NaN (Hoeffding's n* by rule).
         """
-        from leakstats._fixed_variance import eb_variance, jackknife_variance
-        from leakstats._kernels import fixed_variance_unbiased
+        from leakstats.estimate.fixed_variance import eb_variance, jackknife_variance
+        from leakstats.estimate.kernels import fixed_variance_unbiased
 
         K, P = self.ks.size, self.P
         k_check = max(self.n_min // 2, 1)  # largest k with an unbiased variance (n >= 2)

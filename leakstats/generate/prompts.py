@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError
 
 __all__ = [
     "FORMATS",
@@ -78,7 +78,7 @@ def validate_prompts(frame: pd.DataFrame) -> pd.DataFrame:
         raise LeakstatsError(
             f"argument 'prompts': expected a prompt table (DataFrame with prompt_id, prompt, "
             f"reference), got {type(frame).__name__}. Fix: load one with "
-            f"leakstats.benchmarks.load_prompts or from_files."
+            f"leakstats.generate.prompts.load_prompts or from_files."
         )
     missing = [c for c in ("prompt_id", "prompt", "reference") if c not in frame.columns]
     if missing:
@@ -333,7 +333,7 @@ def load_tofu(split: str = "forget10", *, paraphrased: bool = False) -> pd.DataF
     _choice(split, TOFU_SPLITS, "split")
     config = f"{split}_perturbed" if paraphrased else split
     frame = _load_dataset("locuslab/TOFU", config, "train",
-                          f"leakstats.benchmarks.from_files(path, format='tofu'"
+                          f"leakstats.generate.prompts.from_files(path, format='tofu'"
                           f"{', paraphrased=True' if paraphrased else ''})")
     name = f"tofu-{split}" + ("-paraphrased" if paraphrased else "")
     return _convert(frame, "tofu", name, paraphrased=paraphrased)
@@ -358,7 +358,7 @@ def load_muse(
     hub_split = f"{split}_qa" if task == "knowmem" else split
     fmt = f"muse-{task}"
     frame = _load_dataset(MUSE_CORPORA[corpus], task, hub_split,
-                          f"leakstats.benchmarks.from_files(path, format={fmt!r})")
+                          f"leakstats.generate.prompts.from_files(path, format={fmt!r})")
     return _convert(frame, fmt, f"muse-{corpus}-{task}-{split}")
 
 
@@ -366,11 +366,12 @@ def load_wmdp(subject: str = "bio") -> pd.DataFrame:
     """WMDP multiple-choice questions (``cais/wmdp``, config ``wmdp-<subject>``, split test).
 
     The prompt lists the options as A-D and asks for the letter; ``reference`` is the right
-    option's text, ``choices`` and ``answer`` feed :class:`leakstats.judges.MultipleChoice`.
+    option's text, ``choices`` and ``answer`` feed
+    :class:`leakstats.generate.judges.MultipleChoice`.
     """
     _choice(subject, WMDP_SUBJECTS, "subject")
     frame = _load_dataset("cais/wmdp", f"wmdp-{subject}", "test",
-                          "leakstats.benchmarks.from_files(path, format='wmdp')")
+                          "leakstats.generate.prompts.from_files(path, format='wmdp')")
     return _convert(frame, "wmdp", f"wmdp-{subject}")
 
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError
 
 __all__ = [
     "CallableJudge",

@@ -3,7 +3,7 @@
 For the same P prompts, method A's and method B's samples are drawn independently, so under
 the fixed-prompt estimand the two benchmark estimates are independent and the difference
 Delta = theta_A - theta_B has Var = Var_A + Var_B. Both constructions start from the two
-``cp-eb`` arms (:class:`leakstats.intervals.FixedSharp`).
+``cp-eb`` arms (:class:`leakstats.estimate.intervals.FixedSharp`).
 
 :func:`score` (compare's default) treats each estimate as a binomial proportion at its
 effective sample size n* (the ``cp-eb`` n* at the same level) and inverts the score test of
@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from leakstats.intervals import FixedSharp
+from leakstats.estimate.intervals import FixedSharp
 
 #: Smallest p-value reported (the bisection's lower end).
 P_FLOOR = 1e-16

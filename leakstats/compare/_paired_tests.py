@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from leakstats._kernels import distinct_pairs, leak_at_k_unbiased
+from leakstats.estimate.kernels import distinct_pairs, leak_at_k_unbiased
 
 #: Relative tolerance under which two values of the permutation statistic count as tied.
 _TIE_RTOL = 1e-9

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leakstats import _compare_tests as ct
-from leakstats._errors import DataValidationError, LeakstatsError
-from leakstats._results import RESULT_COLUMNS
-from leakstats.estimate import _check_choice, _check_level, _parse_k
-from leakstats.intervals import POPULATIONS
+from leakstats.compare import _paired_tests as ct
+from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.estimate.api import _check_choice, _check_level, _parse_k
+from leakstats.estimate.intervals import POPULATIONS
+from leakstats.estimate.result import RESULT_COLUMNS
 
 __all__ = ["CORRECTIONS", "MISSING", "TESTS", "CompareResult", "compare"]
 
@@ -97,7 +97,7 @@ class CompareResult:
 
     def summary(self, *, digits: int = 4) -> str:
         """A printable report: settings, per-method leak@k, differences with p-values."""
-        from leakstats._compare_format import summary_text
+        from leakstats.report.compare_text import summary_text
 
         return summary_text(self, digits=digits)
 
@@ -110,20 +110,20 @@ class CompareResult:
         ``table="differences"``: one row per pair and k with the difference, its interval and
         the adjusted p-value. ``k`` restricts the columns/rows to some k values.
         """
-        from leakstats._compare_format import render
+        from leakstats.report.compare_text import render
 
         return render(self, "latex", table=table, k=k, digits=digits)
 
     def to_markdown(self, *, table: str = "methods", k=None, digits: int = 3) -> str:
         """The tables of :meth:`to_latex` as Markdown pipe tables, notes below."""
-        from leakstats._compare_format import render
+        from leakstats.report.compare_text import render
 
         return render(self, "markdown", table=table, k=k, digits=digits)
 
     def plot(self, k: int | None = None, axes=None) -> np.ndarray:
         """leak@k curves per method (with bands) and a forest plot of the differences at ``k``
         (default: the largest k). Returns the two Axes."""
-        from leakstats.plots import plot_compare
+        from leakstats.report.plots import plot_compare
 
         return plot_compare(self, k=k, axes=axes)
 
@@ -163,7 +163,7 @@ def _compare_iv(k, test, correction, confidence_level, population, missing, n_re
 
 def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Counts of a ``{method_name: records_or_counts}`` dict, its arms and the method order."""
-    from leakstats.records import as_counts, read_table
+    from leakstats.records.api import as_counts, read_table
 
     if len(data) == 0:
         raise LeakstatsError(
@@ -212,7 +212,7 @@ def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]
 
 
 def _collect(data, by) -> tuple[pd.DataFrame, list[str], list[str]]:
-    from leakstats.records import as_counts
+    from leakstats.records.api import as_counts
 
     if isinstance(data, Mapping):
         counts, arms, order = _from_mapping(data, by)
@@ -332,8 +332,8 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
     simultaneous intervals are Bonferroni's, at level 1 - (1 - level) / family)."""
     from scipy.special import ndtri, stdtrit
 
-    from leakstats._difference import mover, mover_p_value, score, score_p_value
-    from leakstats.intervals import _Arm
+    from leakstats.compare._difference import mover, mover_p_value, score, score_p_value
+    from leakstats.estimate.intervals import _Arm
 
     P = next(iter(n.values())).size
     sim_level = 1 - (1 - level) / family
@@ -391,7 +391,7 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
 
 
 def _bayes(group, here, pairs, ks, population, level, options, rng, family):
-    from leakstats.paired import PairedLogitModel
+    from leakstats.bayes.paired import PairedLogitModel
 
     opts = dict(options or {})
     opts.setdefault("rng", rng)
@@ -579,7 +579,7 @@ def compare(
     configs = [a for a in arms if a != METHOD]
     kept, dropped, plans = _pair_up(counts, configs, methods, baseline, missing)
     restricted = pd.concat(kept, ignore_index=True)
-    from leakstats.estimate import leak_at_k
+    from leakstats.estimate.api import leak_at_k
 
     per_method = leak_at_k(restricted, k=ks, confidence_level=level, population=population,
                            by=arms).to_frame()

@@ -20,9 +20,8 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from leakstats import _leakk
-from leakstats._errors import DataValidationError, LeakstatsError
-from leakstats._records_util import (
+from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.records._util import (
     FORMATS,
     WRITERS,
     Groups,
@@ -36,6 +35,7 @@ from leakstats._records_util import (
     group_codes,
     resolve_format,
 )
+from leakstats.records.importers import leakk as _leakk
 
 __all__ = [
     "ARM_COLUMNS",

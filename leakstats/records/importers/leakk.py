@@ -1,4 +1,4 @@
-"""Helpers of :func:`leakstats.records.read_leakk_jsonl`: the leak-rule parser and the loader.
+"""Helpers of :func:`leakstats.records.api.read_leakk_jsonl`: the leak-rule parser and the loader.
 
 A leak rule is a small boolean expression over a response's numeric score fields::
 
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import DataValidationError, DegenerateDataWarning, LeakstatsError
-from leakstats._records_util import open_text
+from leakstats.core.errors import DataValidationError, DegenerateDataWarning, LeakstatsError
+from leakstats.records._util import open_text
 
 RULE_FIX = (
     "write comparisons '<field> <op> <number>' (ops ==, !=, >=, <=, >, <) joined by 'and' / "

@@ -10,7 +10,7 @@ is easy under every method, and that variation cancels in the differences. Used 
 ``leakstats.compare(..., test="bayes")``.
 
 NUTS runs on the A + 1 hyper-parameters (alpha, log sigma) with every u_i integrated out by
-quadrature (:mod:`leakstats._paired_kernel`), on the distinct count patterns weighted by
+quadrature (:mod:`leakstats.bayes._paired_kernel`), on the distinct count patterns weighted by
 multiplicity; the u_i are then drawn exactly from their conditional posteriors, one draw per
 prompt per posterior draw, for the posterior of leak@k over the benchmark's own prompts.
 """
@@ -22,9 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from leakstats._errors import LeakstatsError
-from leakstats._results import RESULT_COLUMNS
-from leakstats.bayes import (
+from leakstats.bayes.model import (
     NUTS_SAMPLERS,
     ConvergenceWarning,
     _child_seed,
@@ -33,7 +31,9 @@ from leakstats.bayes import (
     _positive_int,
     run_nuts,
 )
-from leakstats.estimate import _check_choice, _check_level, _parse_k
+from leakstats.core.errors import LeakstatsError
+from leakstats.estimate.api import _check_choice, _check_level, _parse_k
+from leakstats.estimate.result import RESULT_COLUMNS
 
 
 class PairedLogitModel:
@@ -73,7 +73,7 @@ class PairedLogitModel:
 
     def fit(self, data, *, by=None) -> PairedLogitModel:
         """Fit to records or counts with at least two arms sharing prompts; returns self."""
-        from leakstats.records import as_counts
+        from leakstats.records.api import as_counts
 
         counts, arms = as_counts(data, by=by)
         if not arms:
@@ -123,7 +123,7 @@ class PairedLogitModel:
     def _sample_density(self):
         """NUTS on (alpha, log sigma), the prompt effects integrated out (the module doc)."""
         pm, _, _ = _import_pymc()
-        from leakstats._density_op import DensityOp
+        from leakstats.bayes._density_op import DensityOp
 
         density = PairedDensity(self._pattern_n, self._pattern_c, self._pattern_w)
         center, factor = density.laplace()
@@ -201,7 +201,7 @@ class PairedLogitModel:
             log1m_p = -np.logaddexp(0.0, eta)  # log(1 - p)
             return np.einsum("saqk,q->sak", -np.expm1(log1m_p[..., None] * ks), w)
         if "u" not in post:  # u integrated out in the fit: draw it from its conditionals
-            from leakstats._paired_kernel import fixed_leak
+            from leakstats.bayes._paired_kernel import fixed_leak
 
             sums = fixed_leak(np.ascontiguousarray(alpha), np.ascontiguousarray(sigma),
                               self._pattern_n, self._pattern_c, self._pattern_w, ks,
@@ -295,7 +295,7 @@ class PairedDensity:
         )
 
     def __call__(self, theta) -> tuple[float, np.ndarray]:
-        from leakstats._paired_kernel import log_density
+        from leakstats.bayes._paired_kernel import log_density
 
         theta = np.asarray(theta, dtype=float)
         value, grad = log_density(theta, self.n, self.c, self.w, *self.PRIOR_ALPHA,

@@ -1,4 +1,4 @@
-"""A PyTensor Op around :class:`leakstats._bayes_density.LogDensity` (imports PyTensor)."""
+"""A PyTensor Op around :class:`leakstats.bayes._density.LogDensity` (imports PyTensor)."""
 
 from __future__ import annotations
 

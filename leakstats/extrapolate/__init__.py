@@ -1,0 +1,8 @@
+"""Extrapolation of leak@k to k far beyond the samples, from fitted mixing laws."""
+
+from leakstats.extrapolate.api import (  # noqa: F401
+    BacktestResult,
+    ExtrapolationResult,
+    backtest,
+    extrapolate,
+)

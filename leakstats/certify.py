@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaincinv, rel_entr
 
+from leakstats.core.checks import check_choice, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
-from leakstats.estimate.api import _check_choice, _check_level, _parse_k
 from leakstats.estimate.kernels import leak_at_k_unbiased
 from leakstats.estimate.result import RESULT_COLUMNS
 
@@ -196,15 +196,15 @@ class CertifyResult:
 
 
 def _certify_iv(k, confidence_level, method, epsilon):
-    ks = _parse_k(k)
-    level = _check_level(confidence_level)
+    ks = parse_k(k)
+    level = check_level(confidence_level)
     if level < MIN_LEVEL:
         raise LeakstatsError(
             f"confidence_level: {level!r} is below {MIN_LEVEL}; the certified bounds rest on "
             "Hoeffding's (1956) tail comparison, proven for levels >= 0.75. Fix: pass e.g. "
             "confidence_level=0.95."
         )
-    _check_choice("method", method, CERTIFY_METHODS)
+    check_choice("method", method, CERTIFY_METHODS)
     if epsilon is not None and (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
                                 or not 0 < epsilon < 1):
         raise LeakstatsError(

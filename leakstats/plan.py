@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import bdtr, betaincinv, ndtr, ndtri
 
+from leakstats.core.checks import check_choice, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
-from leakstats.estimate.api import _check_choice, _check_level, _parse_k
 from leakstats.estimate.kernels import leak_at_k_unbiased
 
 __all__ = ["GOALS", "PlanResult", "plan"]
@@ -336,7 +336,7 @@ def plan(
     >>> res.to_frame()["n_samples"].tolist()
     [7, 49]
     """
-    _check_choice("goal", goal, GOALS)
+    check_choice("goal", goal, GOALS)
     given = {name for name, value in {
         "half_width": half_width, "leak": leak, "spread": spread, "leak_a": leak_a,
         "leak_b": leak_b, "epsilon": epsilon, "p": p}.items() if value is not None}
@@ -349,8 +349,8 @@ def plan(
             f"{foreign[0]}: not an option of goal {goal!r} (its options are "
             f"{sorted(_OPTIONS[goal])}). Fix: drop it, or choose the goal it belongs to."
         )
-    ks = _parse_k(k)
-    level = _check_level(confidence_level)
+    ks = parse_k(k)
+    level = check_level(confidence_level)
     P, n = _size("n_prompts", n_prompts), _size("n_samples", n_samples)
     if P is None and n is None:
         raise LeakstatsError(
@@ -365,7 +365,7 @@ def plan(
         if goal == "estimate":
             hw = _prob("half_width", half_width)
             anticipated = 0.5 if leak is None else _prob("leak", leak)
-            _check_choice("population", population, ("prompts", "superpopulation"))
+            check_choice("population", population, ("prompts", "superpopulation"))
             sd = (math.sqrt(anticipated * (1 - anticipated)) if spread is None
                   else _prob("spread", spread, allow_zero=True))
             Pk, nk, got, note = _estimate(kk, level, P, n, hw, anticipated, population, sd)

@@ -29,8 +29,8 @@ import pandas as pd
 
 from leakstats.bayes import _math as bm
 from leakstats.bayes._density import LogDensity
+from leakstats.core.checks import check_choice, check_int, check_level, parse_k
 from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, LeakstatsWarning
-from leakstats.estimate.api import _check_choice, _check_level, _parse_k
 from leakstats.estimate.result import RESULT_COLUMNS
 
 NUTS_SAMPLERS = ("pymc", "numpyro", "nutpie", "blackjax")
@@ -82,13 +82,6 @@ def _import_pymc():
         import pymc as pm
         import pytensor.tensor as pt
     return pm, pt, az
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise LeakstatsError(f"{name}: {value!r} is not an integer >= {minimum}. "
-                             f"Fix: pass e.g. {name}=1000.")
-    return int(value)
 
 
 class BetaBinomialModel:
@@ -150,14 +143,14 @@ class BetaBinomialModel:
             )
         self.zero_inflated = zero_inflated
         self.priors = priors or Priors()
-        self.draws = _positive_int("draws", draws, 10)
-        self.tune = _positive_int("tune", tune, 10)
-        self.chains = _positive_int("chains", chains, 1)
+        self.draws = check_int("draws", draws, 10)
+        self.tune = check_int("tune", tune, 10)
+        self.chains = check_int("chains", chains, 1)
         if not (isinstance(target_accept, numbers.Real) and 0.5 <= target_accept < 1):
             raise LeakstatsError(f"target_accept: {target_accept!r} is not in [0.5, 1). "
                                  "Fix: e.g. target_accept=0.95.")
         self.target_accept = float(target_accept)
-        self.nuts_sampler = _check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
+        self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
         self.rng = rng
 
     # ------------------------------------------------------------------ fitting
@@ -280,8 +273,8 @@ class BetaBinomialModel:
         Returns an array of shape (draws x chains, len(k)).
         """
         self._check_fitted()
-        ks = _parse_k(k)
-        _check_choice("population", population, ("prompts", "superpopulation"))
+        ks = parse_k(k)
+        check_choice("population", population, ("prompts", "superpopulation"))
         a, b, pi0 = self._hyper(arm)
         if population == "superpopulation":
             return bm.population_leak(a[:, None], b[:, None], pi0[:, None], ks[None, :])
@@ -302,8 +295,8 @@ class BetaBinomialModel:
         the fitted population model).
         """
         self._check_fitted()
-        ks = _parse_k(k)
-        level = _check_level(confidence_level)
+        ks = parse_k(k)
+        level = check_level(confidence_level)
         frames = []
         for arm_index, label in enumerate(self.arm_labels_):
             draws = self.leak_draws(ks, population=population, arm=arm_index)
@@ -341,8 +334,8 @@ class BetaBinomialModel:
         ``leak_high``.
         """
         self._check_fitted()
-        ks = _parse_k(k)
-        level = _check_level(confidence_level)
+        ks = parse_k(k)
+        level = check_level(confidence_level)
         qs = [(1 - level) / 2, (1 + level) / 2]
         rows = []
         for arm_index in range(len(self.arm_labels_)):
@@ -439,8 +432,8 @@ class BetaBinomialModel:
         predictive p-value.
         """
         self._check_fitted()
-        _positive_int("draws", draws, 10)
-        level = _check_level(confidence_level)
+        check_int("draws", draws, 10)
+        level = check_level(confidence_level)
         return _ppc(self, draws, level)
 
 

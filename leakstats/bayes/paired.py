@@ -28,11 +28,10 @@ from leakstats.bayes.model import (
     _child_seed,
     _import_pymc,
     _label_text,
-    _positive_int,
     run_nuts,
 )
+from leakstats.core.checks import check_choice, check_int, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
-from leakstats.estimate.api import _check_choice, _check_level, _parse_k
 from leakstats.estimate.result import RESULT_COLUMNS
 
 
@@ -63,12 +62,12 @@ class PairedLogitModel:
     def __init__(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
                  target_accept: float = 0.9, nuts_sampler: str = "pymc",
                  cores: int | None = None, rng=None):
-        self.draws = _positive_int("draws", draws, 10)
-        self.tune = _positive_int("tune", tune, 10)
-        self.chains = _positive_int("chains", chains, 1)
+        self.draws = check_int("draws", draws, 10)
+        self.tune = check_int("tune", tune, 10)
+        self.chains = check_int("chains", chains, 1)
         self.target_accept = float(target_accept)
-        self.nuts_sampler = _check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
-        self.cores = None if cores is None else _positive_int("cores", cores, 1)
+        self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
+        self.cores = None if cores is None else check_int("cores", cores, 1)
         self.rng = rng
 
     def fit(self, data, *, by=None) -> PairedLogitModel:
@@ -189,8 +188,8 @@ class PairedLogitModel:
     def leak_draws(self, k, *, population: str = "prompts") -> np.ndarray:
         """Posterior draws of leak@k, shape (draws, arms, len(k))."""
         self._check_fitted()
-        ks = _parse_k(k).astype(float)
-        _check_choice("population", population, ("prompts", "superpopulation"))
+        ks = parse_k(k).astype(float)
+        check_choice("population", population, ("prompts", "superpopulation"))
         post = self.idata_.posterior
         alpha = post["alpha"].to_numpy().reshape(-1, len(self.arm_labels_)).astype(float)
         sigma = post["sigma"].to_numpy().reshape(-1).astype(float)
@@ -220,8 +219,8 @@ class PairedLogitModel:
     def to_frame(self, k=(1,), *, population: str = "prompts",
                  confidence_level: float = 0.95) -> pd.DataFrame:
         """Posterior leak@k per arm x k, in the columns of :func:`leakstats.leak_at_k`."""
-        ks = _parse_k(k)
-        level = _check_level(confidence_level)
+        ks = parse_k(k)
+        level = check_level(confidence_level)
         draws = self.leak_draws(ks, population=population)
         lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
         frames = []
@@ -243,8 +242,8 @@ class PairedLogitModel:
                      confidence_level: float = 0.95) -> pd.DataFrame:
         """For every ordered pair of arms (A, B): P(leak@k_A > leak@k_B | data) and the
         posterior mean and credible interval of the difference leak@k_A - leak@k_B."""
-        ks = _parse_k(k)
-        level = _check_level(confidence_level)
+        ks = parse_k(k)
+        level = check_level(confidence_level)
         draws = self.leak_draws(ks, population=population)
         rows = []
         labels = [_label_text(self.arms_, lab) for lab in self.arm_labels_]

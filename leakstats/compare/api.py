@@ -8,7 +8,6 @@ difficulty, which varies a lot, cancels in the differences. See docs/compare.md.
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from leakstats.compare import _paired_tests as ct
+from leakstats.core.checks import check_choice, check_int, check_level, parse_k
 from leakstats.core.errors import DataValidationError, LeakstatsError
-from leakstats.estimate.api import _check_choice, _check_level, _parse_k
 from leakstats.estimate.intervals import POPULATIONS
 from leakstats.estimate.result import RESULT_COLUMNS
 
@@ -87,7 +86,7 @@ class CompareResult:
         """Tidy table: ``"differences"`` (one row per pair x k; ``estimate`` is leak@k of
         ``method_a`` minus that of ``method_b``) or ``"methods"`` (the :func:`leak_at_k` table
         of every method)."""
-        _check_choice("table", table, ("differences", "methods"))
+        check_choice("table", table, ("differences", "methods"))
         frame = self.differences_table if table == "differences" else self.methods_table
         return frame.copy()
 
@@ -137,28 +136,20 @@ class CompareResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _positive_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise LeakstatsError(
-            f"{name}: {value!r} is not an integer >= {minimum}. Fix: pass e.g. {name}=2000."
-        )
-    return int(value)
-
-
 def _compare_iv(k, test, correction, confidence_level, population, missing, n_resamples):
-    ks = _parse_k(k)
-    _check_choice("test", test, TESTS)
-    _check_choice("correction", correction, CORRECTIONS)
-    level = _check_level(confidence_level)
-    _check_choice("population", population, POPULATIONS)
-    _check_choice("missing", missing, MISSING)
+    ks = parse_k(k)
+    check_choice("test", test, TESTS)
+    check_choice("correction", correction, CORRECTIONS)
+    level = check_level(confidence_level)
+    check_choice("population", population, POPULATIONS)
+    check_choice("missing", missing, MISSING)
     if test in FIXED_TESTS and population != "prompts":
         raise LeakstatsError(
             f"test: {test!r} builds the fixed-prompt difference interval; it does not answer "
             "the superpopulation question. Fix: pass population='prompts', or test='auto' / "
             "'paired-bootstrap' for the superpopulation."
         )
-    return ks, level, _positive_int("n_resamples", n_resamples, 100)
+    return ks, level, check_int("n_resamples", n_resamples, 100, 2000)
 
 
 def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]]:

@@ -4,65 +4,21 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_choice, check_level, parse_k
 from leakstats.core.errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
 from leakstats.estimate.intervals import CI_METHODS, POPULATIONS, arm_intervals
 from leakstats.estimate.result import RESULT_COLUMNS, LeakAtKResult
 
 
-def _parse_k(k) -> np.ndarray:
-    """Validate ``k``: a positive integer or a non-empty collection of them."""
-    values = [k] if isinstance(k, numbers.Number) or isinstance(k, str) else k
-    if not isinstance(values, Iterable):
-        raise LeakstatsError(f"k: expected a positive integer or a list of them, got {k!r}.")
-    out = []
-    for v in values:
-        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
-            raise LeakstatsError(
-                f"k: {v!r} is not an integer. Fix: pass k as positive integers, e.g. k=[1, 8, 32]."
-            )
-        if v != int(v) or v < 1:
-            raise LeakstatsError(
-                f"k: {v!r} is not a positive integer. Fix: pass k as integers >= 1, "
-                "e.g. k=[1, 8, 32]."
-            )
-        out.append(int(v))
-    if not out:
-        raise LeakstatsError("k: empty. Fix: pass at least one k, e.g. k=[1, 8, 32].")
-    return np.unique(np.array(out, dtype=np.int64))
-
-
-def _check_level(confidence_level) -> float:
-    if (
-        isinstance(confidence_level, bool)
-        or not isinstance(confidence_level, numbers.Real)
-        or not 0 < confidence_level < 1
-    ):
-        raise LeakstatsError(
-            f"confidence_level: {confidence_level!r} is not a number strictly between 0 and 1. "
-            "Fix: pass e.g. confidence_level=0.95."
-        )
-    return float(confidence_level)
-
-
-def _check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise LeakstatsError(
-            f"{name}: {value!r} is not one of {', '.join(map(repr, choices))}. "
-            f"Fix: pass {name}={choices[0]!r} or another listed value."
-        )
-    return value
-
-
 def _leak_at_k_iv(k, confidence_level, population, method, n_boot):
-    ks = _parse_k(k)
-    level = _check_level(confidence_level)
-    _check_choice("population", population, POPULATIONS)
-    _check_choice("method", method, CI_METHODS)
+    ks = parse_k(k)
+    level = check_level(confidence_level)
+    check_choice("population", population, POPULATIONS)
+    check_choice("method", method, CI_METHODS)
     if method == "cp-eb" and population != "prompts":
         raise LeakstatsError(
             "method: 'cp-eb' is the fixed-prompt interval (its variance is the sampling "

@@ -17,7 +17,6 @@ Bayes, closed form). ``"superpopulation"``: E_G[1 - (1 - p)^k] over the populati
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,8 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_choice, check_int, check_level, parse_k
 from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
-from leakstats.estimate.api import _arm_label, _check_choice, _check_level, _parse_k
+from leakstats.estimate.api import _arm_label
 from leakstats.estimate.intervals import POPULATIONS, arm_intervals
 from leakstats.estimate.result import RESULT_COLUMNS
 from leakstats.extrapolate import engine as eng
@@ -180,7 +180,7 @@ def _parse_methods(method) -> tuple[str, ...]:
         )
     out = []
     for v in values:
-        _check_choice("method", v, METHODS)
+        check_choice("method", v, METHODS)
         if v not in out:
             out.append(v)
     if not out:
@@ -188,20 +188,12 @@ def _parse_methods(method) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _check_int(name: str, value, minimum: int, example: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise LeakstatsError(
-            f"{name}: {value!r} is not an integer >= {minimum}. Fix: pass e.g. {name}={example}."
-        )
-    return int(value)
-
-
 def _extrapolate_iv(k, method, confidence_level, population, n_boot, bayes_options):
-    ks = _parse_k(k)
+    ks = parse_k(k)
     methods = _parse_methods(method)
-    level = _check_level(confidence_level)
-    _check_choice("population", population, POPULATIONS)
-    n_boot = _check_int("n_boot", n_boot, 50, 200)
+    level = check_level(confidence_level)
+    check_choice("population", population, POPULATIONS)
+    n_boot = check_int("n_boot", n_boot, 50, 200)
     if bayes_options is not None and not isinstance(bayes_options, dict):
         raise LeakstatsError(
             f"bayes_options: expected a dict of leakstats.fit_bayes arguments, got "
@@ -545,11 +537,11 @@ def backtest(
     from leakstats.estimate.api import leak_at_k
     from leakstats.records.api import as_counts
 
-    fit_n = _check_int("fit_n", fit_n, 2, 20)
-    repeats = _check_int("repeats", repeats, 1, 5)
+    fit_n = check_int("fit_n", fit_n, 2, 20)
+    repeats = check_int("repeats", repeats, 1, 5)
     methods = _parse_methods(method)
-    level = _check_level(confidence_level)
-    _check_choice("population", population, POPULATIONS)
+    level = check_level(confidence_level)
+    check_choice("population", population, POPULATIONS)
     counts, arms = as_counts(data, by=by)
     n_min = int(counts["n_samples"].min())
     raise_bad_rows(
@@ -562,7 +554,7 @@ def backtest(
         lo = min(2 * fit_n, n_min)
         ks = np.unique(np.round(np.geomspace(lo, n_min, 4)).astype(np.int64))
     else:
-        ks = _parse_k(k)
+        ks = parse_k(k)
         if ks.max() > n_min:
             raise LeakstatsError(
                 f"k: {ks.max()} exceeds the smallest n_samples ({n_min}); the reference (the "

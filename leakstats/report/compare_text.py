@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_choice, parse_k
 from leakstats.core.errors import LeakstatsError
-from leakstats.estimate.api import _check_choice, _parse_k
 from leakstats.report.tables import _latex_escape, _level_text, _num, format_table
 
-if TYPE_CHECKING:  # pragma: no cover
-    from leakstats.compare.api import CompareResult
+#: A :class:`leakstats.CompareResult`; not imported, since the compare module imports this one.
+CompareResult = Any
 
 MARK = "*"
 _TEST_TEXT = {
@@ -120,7 +120,7 @@ def _select_k(result: CompareResult, k) -> np.ndarray:
     available = np.unique(result.methods_table["k"].to_numpy())
     if k is None:
         return available
-    ks = _parse_k(k)
+    ks = parse_k(k)
     unknown = sorted(set(ks.tolist()) - set(available.tolist()))
     if unknown:
         raise LeakstatsError(
@@ -208,7 +208,7 @@ def _differences_rows(result: CompareResult, ks, digits, mark):
 
 
 def render(result: CompareResult, fmt: str, *, table: str, k, digits: int) -> str:
-    _check_choice("table", table, ("methods", "differences"))
+    check_choice("table", table, ("methods", "differences"))
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
         raise LeakstatsError(f"digits: {digits!r} is not a non-negative integer. Fix: digits=3.")
     ks = _select_k(result, k)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from leakstats.core.errors import LeakstatsError
 from leakstats.estimate.result import LeakAtKResult
+from leakstats.report._expect import expect
 from leakstats.report.tables import arm_columns_of, result_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -307,13 +308,8 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
     -------
     matplotlib.axes.Axes
     """
-    from leakstats.bayes.model import BetaBinomialModel
-
-    if not isinstance(model, BetaBinomialModel):
-        raise LeakstatsError(
-            f"argument 'model': expected a fitted leakstats.BetaBinomialModel, got "
-            f"{type(model).__name__}. Fix: model = leakstats.fit_bayes(data)."
-        )
+    expect(model, "leakstats.bayes.model.BetaBinomialModel", argument="model",
+           public="a fitted leakstats.BetaBinomialModel", fix="model = leakstats.fit_bayes(data)")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise LeakstatsError(f"argument 'top': {top!r} is not a positive integer. Fix: top=20.")
     table = model.prompt_posteriors(k=[k], confidence_level=confidence_level)
@@ -345,14 +341,9 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
 
 
 def _compare_result(result: Any):
-    from leakstats.compare.api import CompareResult
-
-    if not isinstance(result, CompareResult):
-        raise LeakstatsError(
-            f"argument 'result': expected a leakstats.CompareResult, got "
-            f"{type(result).__name__}. Fix: result = leakstats.compare(data, k=[...])."
-        )
-    return result
+    return expect(result, "leakstats.compare.api.CompareResult", argument="result",
+                  public="a leakstats.CompareResult",
+                  fix="result = leakstats.compare(data, k=[...])")
 
 
 def plot_difference_forest(result: Any, k: int | None = None, ax: Axes | None = None) -> Axes:
@@ -552,13 +543,9 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     >>> plot_extrapolation(res).get_xscale()
     'log'
     """
-    from leakstats.extrapolate.api import ExtrapolationResult
-
-    if not isinstance(result, ExtrapolationResult):
-        raise LeakstatsError(
-            f"argument 'result': expected a leakstats.ExtrapolationResult, got "
-            f"{type(result).__name__}. Fix: result = leakstats.extrapolate(data, k=[...])."
-        )
+    expect(result, "leakstats.extrapolate.api.ExtrapolationResult", argument="result",
+           public="a leakstats.ExtrapolationResult",
+           fix="result = leakstats.extrapolate(data, k=[...])")
     arms = list(result.arms)
     observed = _select_arm(result.observed(), arms, arm, "result")
     curve = _select_arm(result.curve(), arms, arm, "result")
@@ -625,13 +612,8 @@ def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    from leakstats.extrapolate.api import BacktestResult
-
-    if not isinstance(result, BacktestResult):
-        raise LeakstatsError(
-            f"argument 'result': expected a leakstats.BacktestResult, got "
-            f"{type(result).__name__}. Fix: result = leakstats.backtest(data, fit_n=...)."
-        )
+    expect(result, "leakstats.extrapolate.api.BacktestResult", argument="result",
+           public="a leakstats.BacktestResult", fix="result = leakstats.backtest(data, fit_n=...)")
     table = result.to_frame()
     summary = result.summary().groupby("law", sort=False)[["mae", "coverage"]].mean()
     _import_matplotlib()

@@ -1,0 +1,68 @@
+"""Validators of the arguments every public function shares (``k``, ``confidence_level``,
+choices among named options, integer counts). Each returns the cleaned value or raises
+:class:`leakstats.LeakstatsError` naming the argument and saying the fix."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+from leakstats.core.errors import LeakstatsError
+
+
+def parse_k(k) -> np.ndarray:
+    """Validate ``k``: a positive integer or a non-empty collection of them; returns the sorted
+    distinct values as int64."""
+    values = [k] if isinstance(k, numbers.Number) or isinstance(k, str) else k
+    if not isinstance(values, Iterable):
+        raise LeakstatsError(f"k: expected a positive integer or a list of them, got {k!r}.")
+    out = []
+    for v in values:
+        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+            raise LeakstatsError(
+                f"k: {v!r} is not an integer. Fix: pass k as positive integers, e.g. k=[1, 8, 32]."
+            )
+        if v != int(v) or v < 1:
+            raise LeakstatsError(
+                f"k: {v!r} is not a positive integer. Fix: pass k as integers >= 1, "
+                "e.g. k=[1, 8, 32]."
+            )
+        out.append(int(v))
+    if not out:
+        raise LeakstatsError("k: empty. Fix: pass at least one k, e.g. k=[1, 8, 32].")
+    return np.unique(np.array(out, dtype=np.int64))
+
+
+def check_level(confidence_level) -> float:
+    """Validate a confidence level: a real number strictly between 0 and 1."""
+    if (
+        isinstance(confidence_level, bool)
+        or not isinstance(confidence_level, numbers.Real)
+        or not 0 < confidence_level < 1
+    ):
+        raise LeakstatsError(
+            f"confidence_level: {confidence_level!r} is not a number strictly between 0 and 1. "
+            "Fix: pass e.g. confidence_level=0.95."
+        )
+    return float(confidence_level)
+
+
+def check_choice(name: str, value, choices):
+    """Validate that ``value`` is one of ``choices`` (the first is the suggested fix)."""
+    if value not in choices:
+        raise LeakstatsError(
+            f"{name}: {value!r} is not one of {', '.join(map(repr, choices))}. "
+            f"Fix: pass {name}={choices[0]!r} or another listed value."
+        )
+    return value
+
+
+def check_int(name: str, value, minimum: int = 1, example: int = 1000) -> int:
+    """Validate an integer argument >= ``minimum`` (bools refused); ``example`` goes in the fix."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise LeakstatsError(
+            f"{name}: {value!r} is not an integer >= {minimum}. Fix: pass e.g. {name}={example}."
+        )
+    return int(value)

@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,129 @@ def _given_samples(samples, forget: pd.DataFrame, judge) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def _check_out(out) -> Path:
+    """``out`` as a path; raises if it is not a path."""
+    if not isinstance(out, str | os.PathLike):
+        raise LeakstatsError(
+            f"argument 'out': expected a folder path, got {type(out).__name__}. Fix: pass e.g. "
+            f"out='runs/rule'."
+        )
+    return Path(out).expanduser()
+
+
+def _prepare_out(out: Path, identity: dict, overwrite: bool) -> None:
+    """Create the run folder ``out``; a folder from a RULE run with another identity raises,
+    or is deleted when ``overwrite``; a non-empty folder without ``rule.json`` raises."""
+    from leakstats.unlearn._train import StageMismatchError, _differences
+
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
+    if out.exists() and any(out.iterdir()):
+        if not (out / RULE_JSON).is_file():
+            raise FileExistsError(
+                f"argument 'out': '{out}' is a non-empty folder without {RULE_JSON}: not a "
+                f"RULE run folder; leakstats never writes into or deletes such a folder. Fix: "
+                f"choose a new or empty folder."
+            )
+        old = json.loads((out / RULE_JSON).read_text()).get("identity", {})
+        if old != identity:
+            if not overwrite:
+                diffs = _differences(old, identity)
+                raise StageMismatchError(
+                    f"argument 'out': '{out}' holds a RULE run with other settings ("
+                    + "; ".join(diffs[:8]) + "). Fix: pass overwrite=True to redo it, or "
+                    "choose another folder."
+                )
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The settings every RULE round uses (checked by :func:`rule`)."""
+
+    table: pd.DataFrame
+    prompts: pd.DataFrame
+    questions: dict
+    given: pd.DataFrame | None
+    method: str
+    n: int
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    judge: object
+    config: object
+    seed: int
+    progress: bool
+    evaluate: bool
+    batched: bool
+
+
+def _sample_step(run: _Run, r: int, current: Path, folder: Path) -> pd.DataFrame:
+    """Round ``r``'s judged samples: the given ones in round 1, else samples of ``current``
+    stored in ``folder/samples``."""
+    if r == 1 and run.given is not None:
+        return run.given
+    from leakstats.generate import generate_samples, read_store
+
+    backend = "hf"
+    if run.batched:
+        from leakstats.generate.hf import HFBackend
+        from leakstats.unlearn._sampling import BatchedSampler
+
+        backend = BatchedSampler(HFBackend.from_pretrained(current),
+                                 groups_per_call=len(run.prompts))
+    generate_samples(
+        run.prompts, out=folder / "samples", model=current, n=run.n,
+        temperature=run.temperature, top_p=run.top_p, max_new_tokens=run.max_new_tokens,
+        judge=run.judge, method=f"{run.method}+rule_round{r}", seed=run.seed + r,
+        resume=True, progress=run.progress, backend=backend, logprobs=False,
+        raw_logprobs=False, reference_logprobs=False,
+    )
+    return read_store(folder / "samples")
+
+
+def _leak_step(run: _Run, records: pd.DataFrame,
+               extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Append the leaked pairs of ``records`` not yet in ``extra`` to it; returns them."""
+    found = _leaked_pairs(records, run.questions)
+    known = set(extra)
+    new = [p for p in dict.fromkeys(found) if p not in known]
+    extra.extend(new)
+    return new
+
+
+def _unlearn_step(run: _Run, current: Path, folder: Path,
+                  extra: list[tuple[str, str]]) -> Path:
+    """Unlearn the forget set plus ``extra`` from ``current`` into ``folder/model``."""
+    from leakstats.unlearn._train import unlearn
+
+    return unlearn(current, run.table, out=folder / "model", method=run.method,
+                   config=run.config, forget_extra=extra, progress=run.progress,
+                   evaluate=run.evaluate)
+
+
+def _summary_step(run: _Run, r: int, records: pd.DataFrame, current: Path, following: Path,
+                  new: list, extra: list, seconds: dict) -> dict:
+    """The ``summary.json`` of round ``r``."""
+    leaked = records["leaked"].astype(bool)
+    return {
+        "round": r,
+        "model_in": str(current),
+        "model_out": str(following),
+        "method": run.method,
+        "judge": run.judge.name,
+        "n_prompts": int(records["prompt_id"].nunique()),
+        "n_samples": int(len(records)),
+        "n_leaked": int(leaked.sum()),
+        "leak_rate": float(leaked.mean()) if len(records) else float("nan"),
+        "prompts_with_leak": int(records.loc[leaked, "prompt_id"].nunique()),
+        "new_pairs": len(new),
+        "forget_extra_total": len(extra),
+        "seconds": seconds,
+    }
+
+
 def rule(
     model: str | os.PathLike,
     facts: pd.DataFrame | str | os.PathLike | None = None,
@@ -211,9 +335,8 @@ def rule(
     >>> summary["n_samples"], summary["n_leaked"]
     (4, 4)
     """
-    from leakstats.generate import generate_samples, read_store
     from leakstats.generate.judges import make_judge
-    from leakstats.unlearn._train import StageMismatchError, _base_identity, _differences, unlearn
+    from leakstats.unlearn._train import _base_identity
 
     rounds, n, temperature, top_p, max_new_tokens, seed = _rule_iv(
         method, rounds, n, temperature, top_p, max_new_tokens, seed)
@@ -222,12 +345,7 @@ def rule(
     table = load_facts(facts)
     forget = split_rows(table, ["forget"], argument="facts")
     given = None if samples is None else _given_samples(samples, forget, judge_obj)
-    if not isinstance(out, str | os.PathLike):
-        raise LeakstatsError(
-            f"argument 'out': expected a folder path, got {type(out).__name__}. Fix: pass e.g. "
-            f"out='runs/rule'."
-        )
-    out = Path(out).expanduser()
+    out = _check_out(out)
     identity = {
         "base": _base_identity(model), "method": method, "n": n, "temperature": temperature,
         "top_p": top_p, "max_new_tokens": max_new_tokens, "judge": judge_obj.spec(),
@@ -238,79 +356,30 @@ def rule(
             given[["prompt_id", "text"]].astype(str).values.tolist()),
         "batched": bool(batched),
     }
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
-    if out.exists() and any(out.iterdir()):
-        if not (out / RULE_JSON).is_file():
-            raise FileExistsError(
-                f"argument 'out': '{out}' is a non-empty folder without {RULE_JSON}: not a "
-                f"RULE run folder; leakstats never writes into or deletes such a folder. Fix: "
-                f"choose a new or empty folder."
-            )
-        old = json.loads((out / RULE_JSON).read_text()).get("identity", {})
-        if old != identity:
-            if not overwrite:
-                diffs = _differences(old, identity)
-                raise StageMismatchError(
-                    f"argument 'out': '{out}' holds a RULE run with other settings ("
-                    + "; ".join(diffs[:8]) + "). Fix: pass overwrite=True to redo it, or "
-                    "choose another folder."
-                )
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_out(out, identity, overwrite)
     state = {"identity": identity, "status": "running", "rounds": []}
     _write_json(out / RULE_JSON, state)
 
-    prompts = prompt_table(forget)
-    questions = dict(zip(forget["prompt_id"].astype(str), forget["question"], strict=True))
+    run = _Run(
+        table=table, prompts=prompt_table(forget),
+        questions=dict(zip(forget["prompt_id"].astype(str), forget["question"], strict=True)),
+        given=given, method=method, n=n, temperature=temperature, top_p=top_p,
+        max_new_tokens=max_new_tokens, judge=judge_obj, config=config, seed=seed,
+        progress=progress, evaluate=evaluate, batched=batched,
+    )
     current = Path(model)
     extra: list[tuple[str, str]] = []
     for r in range(1, rounds + 1):
         folder = out / f"round_{r}"
         folder.mkdir(exist_ok=True)
         t0 = time.perf_counter()
-        if r == 1 and given is not None:
-            records = given
-        else:
-            backend = "hf"
-            if batched:
-                from leakstats.generate.hf import HFBackend
-                from leakstats.unlearn._sampling import BatchedSampler
-
-                backend = BatchedSampler(HFBackend.from_pretrained(current),
-                                         groups_per_call=len(prompts))
-            generate_samples(
-                prompts, out=folder / "samples", model=current, n=n,
-                temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                judge=judge_obj, method=f"{method}+rule_round{r}", seed=seed + r,
-                resume=True, progress=progress, backend=backend, logprobs=False,
-                raw_logprobs=False, reference_logprobs=False,
-            )
-            records = read_store(folder / "samples")
+        records = _sample_step(run, r, current, folder)
         t1 = time.perf_counter()
-        found = _leaked_pairs(records, questions)
-        known = set(extra)
-        new = [p for p in dict.fromkeys(found) if p not in known]
-        extra.extend(new)
-        following = unlearn(current, table, out=folder / "model", method=method, config=config,
-                            forget_extra=extra, progress=progress, evaluate=evaluate)
+        new = _leak_step(run, records, extra)
+        following = _unlearn_step(run, current, folder, extra)
         t2 = time.perf_counter()
-        leaked = records["leaked"].astype(bool)
-        summary = {
-            "round": r,
-            "model_in": str(current),
-            "model_out": str(following),
-            "method": method,
-            "judge": judge_obj.name,
-            "n_prompts": int(records["prompt_id"].nunique()),
-            "n_samples": int(len(records)),
-            "n_leaked": int(leaked.sum()),
-            "leak_rate": float(leaked.mean()) if len(records) else float("nan"),
-            "prompts_with_leak": int(records.loc[leaked, "prompt_id"].nunique()),
-            "new_pairs": len(new),
-            "forget_extra_total": len(extra),
-            "seconds": {"sample": t1 - t0, "unlearn": t2 - t1},
-        }
+        summary = _summary_step(run, r, records, current, following, new, extra,
+                                {"sample": t1 - t0, "unlearn": t2 - t1})
         _write_json(folder / "summary.json", summary)
         state["rounds"] = [*state["rounds"][: r - 1], summary]
         _write_json(out / RULE_JSON, state)

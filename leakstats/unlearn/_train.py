@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import shutil
 from collections.abc import Sequence
@@ -32,11 +31,10 @@ from leakstats.unlearn._data import (
     load_facts,
     split_rows,
 )
+from leakstats.unlearn._shared import TRAIN_JSON, _weights_sha256
 
 __all__ = ["StageMismatchError", "answer_nll", "finetune", "read_stage", "unlearn"]
 
-#: The JSON every trained folder holds (its presence marks a finished leakstats stage).
-TRAIN_JSON = "leakstats_train.json"
 FORMAT = 1
 
 
@@ -45,17 +43,6 @@ class StageMismatchError(LeakstatsError):
 
 
 # --------------------------------------------------------------------------- stage folders
-
-
-def _weights_sha256(folder: Path) -> str | None:
-    from leakstats.generate.models import file_sha256
-
-    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-    if not files:
-        return None
-    if len(files) == 1:
-        return file_sha256(files[0])
-    return digest([file_sha256(f) for f in files])
 
 
 def _base_identity(model) -> dict:
@@ -128,40 +115,6 @@ def _cached(out: Path, identity: dict, overwrite: bool) -> Path | None:
         + "; ".join(diffs[:8]) + ("; ..." if len(diffs) > 8 else "")
         + "). Fix: pass overwrite=True to retrain it, or choose another folder."
     )
-
-
-# --------------------------------------------------------------------------- the loop
-
-
-def _schedule(n_items: int, config: TrainConfig, rng: np.random.Generator) -> list[list[int]]:
-    """Index batches over ``n_items``: reshuffled each epoch; ``steps`` cycles epochs."""
-    size = min(config.batch_size, n_items)
-    batches: list[list[int]] = []
-    total = config.steps
-    epochs = config.epochs if total is None else math.inf
-    epoch = 0
-    while epoch < epochs and (total is None or len(batches) < total):
-        order = rng.permutation(n_items)
-        for start in range(0, n_items, size):
-            batches.append(order[start: start + size].tolist())
-            if total is not None and len(batches) == total:
-                break
-        epoch += 1
-    return batches
-
-
-def _cycle(n_items: int, count: int, size: int, rng: np.random.Generator) -> list[list[int]]:
-    """``count`` batches of ``size`` drawn by cycling through reshuffled passes."""
-    size = min(size, n_items)
-    out, order = [], []
-    for _ in range(count):
-        batch = []
-        while len(batch) < size:
-            if not order:
-                order = rng.permutation(n_items).tolist()
-            batch.append(order.pop())
-        out.append(batch)
-    return out
 
 
 def _facts_identity(rows: pd.DataFrame) -> dict:

@@ -158,82 +158,27 @@ def analyse(records: pd.DataFrame, greedy: pd.DataFrame, settings: DemoSettings,
     import leakstats
     from leakstats.demo._settings import demo_judge
 
-    missing = [m for m in ("original", "retrain", rule, settings.rule_base) if m not in models]
-    if missing:
-        raise LeakstatsError(f"argument 'models': {list(models)} lacks {missing}. Fix: pass all "
-                             f"the models of the run.")
-    for name, frame, cols in (("records", records, ["method", "temperature", "top_p",
-                                                      "prompt_id", "leaked"]),
-                              ("greedy", greedy, ["model", "split", "prompt_id",
-                                                  "rouge_l_recall"])):
-        absent = [c for c in cols if c not in frame.columns]
-        if absent:
-            raise LeakstatsError(f"argument {name!r}: missing column(s) {absent}. Fix: pass the "
-                                 f"tables load_inputs() reads from a run folder.")
+    _check_inputs(records, greedy, settings, models, rule)
     level = settings.confidence_level
     judge = demo_judge(settings.judge)
     unlearned = [m for m in models if m not in ("original", "retrain")]
     greedy = _greedy_labels(greedy, judge)
-    records = records.copy()
-    strangers = sorted(set(records["method"].astype(str)) - set(models))
-    if strangers:
-        raise LeakstatsError(f"argument 'records': methods {strangers} are not in models "
-                             f"{list(models)}. Fix: pass every model of the records.")
-    if "judge" not in records.columns:
-        records["judge"] = judge.name
-    if judge.name not in set(records["judge"]):
-        raise LeakstatsError(f"argument 'records': no rows judged {judge.name!r} (judges: "
-                             f"{sorted(set(records['judge']))}). Fix: sample with the judge of "
-                             f"the settings, or set judge= to one of those.")
-    records["method"] = pd.Categorical(records["method"].astype(str), categories=list(models))
-    records = records.sort_values(["method", "temperature", "prompt_id"], kind="stable")
-    records["method"] = records["method"].astype(str)
-    records["prompt_id"] = records["prompt_id"].astype(str)
+    records = _prepare_records(records, models, judge.name)
     all_counts = leakstats.counts(records, by=ARM)
     counts = all_counts[all_counts["judge"] == judge.name].reset_index(drop=True)
     messages: list[str] = []
     tables: dict[str, pd.DataFrame] = {"counts": all_counts, "greedy": greedy}
     texts: dict[str, str] = {}
-    seed = settings.seed
     bar = _Steps(progress, 6)
     with _collect(messages), contextlib.closing(bar):
         tables["greedy_summary"] = greedy_summary(greedy, unlearned=unlearned,
                                                   confidence_level=level)
         bar.step("greedy")
-        configs = counts[["temperature", "top_p"]].drop_duplicates().sort_values(
-            "temperature", ascending=False)
-        leak, cmp_frames, rule_frames = [], [], []
-        plain = None
-        for t, p in configs.itertuples(index=False):
-            sub = counts[(counts["temperature"] == t) & (counts["top_p"] == p)]
-            n_min = int(sub["n_samples"].min())
-            ks = plain_ks(n_min)
-            is_plain = t == 1.0 and p == 1.0
-            leak.append(leakstats.leak_at_k(sub, k=ks, confidence_level=level, by=ARM,
-                                            rng=seed).to_frame())
-            cks = sorted({1, n_min})
-            for baseline in ("retrain", "original"):
-                res = leakstats.compare(sub, k=cks, baseline=baseline, confidence_level=level,
-                                        n_resamples=settings.n_resamples, rng=seed, by=ARM)
-                cmp_frames.append(res.to_frame().assign(baseline=baseline))
-                if is_plain and baseline == "retrain":  # the paper table: one column per k
-                    paper = leakstats.compare(
-                        sub[["method", "prompt_id", "n_samples", "n_leaked"]], k=cks,
-                        baseline=baseline, confidence_level=level,
-                        n_resamples=settings.n_resamples, rng=seed, by=["method"])
-                    texts["table.tex"] = paper.to_latex()
-                    texts["methods.md"] = paper.to_markdown()
-            pair = sub[sub["method"].isin([settings.rule_base, rule])]
-            res = leakstats.compare(pair, k=cks, baseline=settings.rule_base,
-                                    confidence_level=level, n_resamples=settings.n_resamples,
-                                    rng=seed, by=ARM)
-            rule_frames.append(res.to_frame())
-            if is_plain:
-                plain = (sub, ks)
+        frames, plain = _sampled_tables(counts, settings, rule, texts)
         bar.step("leak@k, compare")
-        tables["leak"] = pd.concat(leak, ignore_index=True)
-        tables["compare"] = pd.concat(cmp_frames, ignore_index=True)
-        tables["rule"] = pd.concat(rule_frames, ignore_index=True)
+        tables["leak"] = pd.concat(frames["leak"], ignore_index=True)
+        tables["compare"] = pd.concat(frames["compare"], ignore_index=True)
+        tables["rule"] = pd.concat(frames["rule"], ignore_index=True)
         sub, ks = plain
         n_plain = ks[-1]
         tables["vs_greedy"] = vs_greedy(sub, greedy, ks, unlearned=unlearned,
@@ -252,11 +197,7 @@ def analyse(records: pd.DataFrame, greedy: pd.DataFrame, settings: DemoSettings,
             tables.update(_bayes(sub, settings, n_plain, messages))
         bar.step("bayes")
     tables["records"] = records
-    for name in ("leak", "certify", "extrapolation", "bayes", "bayes_summary", "counts",
-                 "judges"):
-        if name in tables and len(tables[name]):
-            tables[name] = _in_order(tables[name], "method", models)
-    tables["vs_greedy"] = _in_order(tables["vs_greedy"], "model", models)
+    _order_tables(tables, models)
     return Analysis(tables=tables, texts=texts, warnings=list(dict.fromkeys(messages)),
                     meta={"models": list(models), "unlearned": unlearned, "rule": rule,
                           "rule_base": settings.rule_base, "judge": judge.name,
@@ -264,6 +205,111 @@ def analyse(records: pd.DataFrame, greedy: pd.DataFrame, settings: DemoSettings,
                           "ks": ks, "confidence_level": level,
                           "extrapolate_k": list(settings.extrapolate_k),
                           "settings": settings.as_dict()})
+
+
+def _check_inputs(records: pd.DataFrame, greedy: pd.DataFrame, settings: DemoSettings,
+                  models: Sequence[str], rule: str) -> None:
+    """Raise :class:`LeakstatsError` when ``models`` lacks ``original``, ``retrain``, ``rule``
+    or ``settings.rule_base``, or when ``records`` or ``greedy`` lacks a required column."""
+    missing = [m for m in ("original", "retrain", rule, settings.rule_base) if m not in models]
+    if missing:
+        raise LeakstatsError(f"argument 'models': {list(models)} lacks {missing}. Fix: pass all "
+                             f"the models of the run.")
+    for name, frame, cols in (("records", records, ["method", "temperature", "top_p",
+                                                      "prompt_id", "leaked"]),
+                              ("greedy", greedy, ["model", "split", "prompt_id",
+                                                  "rouge_l_recall"])):
+        absent = [c for c in cols if c not in frame.columns]
+        if absent:
+            raise LeakstatsError(f"argument {name!r}: missing column(s) {absent}. Fix: pass the "
+                                 f"tables load_inputs() reads from a run folder.")
+
+
+def _prepare_records(records: pd.DataFrame, models: Sequence[str],
+                     judge_name: str) -> pd.DataFrame:
+    """A copy of ``records`` with a ``judge`` column (``judge_name`` where absent), sorted by
+    model in report order, temperature and prompt, with ``method`` and ``prompt_id`` as str.
+
+    Raises :class:`LeakstatsError` when a method is not in ``models`` or no row is judged
+    ``judge_name``."""
+    records = records.copy()
+    strangers = sorted(set(records["method"].astype(str)) - set(models))
+    if strangers:
+        raise LeakstatsError(f"argument 'records': methods {strangers} are not in models "
+                             f"{list(models)}. Fix: pass every model of the records.")
+    if "judge" not in records.columns:
+        records["judge"] = judge_name
+    if judge_name not in set(records["judge"]):
+        raise LeakstatsError(f"argument 'records': no rows judged {judge_name!r} (judges: "
+                             f"{sorted(set(records['judge']))}). Fix: sample with the judge of "
+                             f"the settings, or set judge= to one of those.")
+    records["method"] = pd.Categorical(records["method"].astype(str), categories=list(models))
+    records = records.sort_values(["method", "temperature", "prompt_id"], kind="stable")
+    records["method"] = records["method"].astype(str)
+    records["prompt_id"] = records["prompt_id"].astype(str)
+    return records
+
+
+def _sampled_tables(counts: pd.DataFrame, settings: DemoSettings, rule: str,
+                    texts: dict[str, str]) -> tuple[dict[str, list[pd.DataFrame]], tuple | None]:
+    """The frames of the ``leak``, ``compare`` and ``rule`` tables, one per (temperature,
+    top_p) arm, keyed by table name; the paper table (``table.tex``, ``methods.md``) is put into
+    ``texts``.
+
+    Also returns the counts of the T = 1, top-p 1 arm with its k values (:func:`plain_ks`), or
+    ``None`` when there is no such arm."""
+    import leakstats
+
+    level, seed = settings.confidence_level, settings.seed
+    configs = counts[["temperature", "top_p"]].drop_duplicates().sort_values(
+        "temperature", ascending=False)
+    leak, cmp_frames, rule_frames = [], [], []
+    plain = None
+    for t, p in configs.itertuples(index=False):
+        sub = counts[(counts["temperature"] == t) & (counts["top_p"] == p)]
+        n_min = int(sub["n_samples"].min())
+        ks = plain_ks(n_min)
+        is_plain = t == 1.0 and p == 1.0
+        leak.append(leakstats.leak_at_k(sub, k=ks, confidence_level=level, by=ARM,
+                                        rng=seed).to_frame())
+        cks = sorted({1, n_min})
+        for baseline in ("retrain", "original"):
+            res = leakstats.compare(sub, k=cks, baseline=baseline, confidence_level=level,
+                                    n_resamples=settings.n_resamples, rng=seed, by=ARM)
+            cmp_frames.append(res.to_frame().assign(baseline=baseline))
+            if is_plain and baseline == "retrain":  # the paper table: one column per k
+                _paper_table(sub, cks, settings, texts)
+        pair = sub[sub["method"].isin([settings.rule_base, rule])]
+        res = leakstats.compare(pair, k=cks, baseline=settings.rule_base,
+                                confidence_level=level, n_resamples=settings.n_resamples,
+                                rng=seed, by=ARM)
+        rule_frames.append(res.to_frame())
+        if is_plain:
+            plain = (sub, ks)
+    return {"leak": leak, "compare": cmp_frames, "rule": rule_frames}, plain
+
+
+def _paper_table(sub: pd.DataFrame, cks: list[int], settings: DemoSettings,
+                 texts: dict[str, str]) -> None:
+    """Put the comparison to ``retrain`` by method alone, one column per k in ``cks``, into
+    ``texts`` as ``table.tex`` (LaTeX) and ``methods.md`` (Markdown)."""
+    import leakstats
+
+    paper = leakstats.compare(
+        sub[["method", "prompt_id", "n_samples", "n_leaked"]], k=cks,
+        baseline="retrain", confidence_level=settings.confidence_level,
+        n_resamples=settings.n_resamples, rng=settings.seed, by=["method"])
+    texts["table.tex"] = paper.to_latex()
+    texts["methods.md"] = paper.to_markdown()
+
+
+def _order_tables(tables: dict[str, pd.DataFrame], models: Sequence[str]) -> None:
+    """Sort the per-model tables of ``tables`` in place by model in report order."""
+    for name in ("leak", "certify", "extrapolation", "bayes", "bayes_summary", "counts",
+                 "judges"):
+        if name in tables and len(tables[name]):
+            tables[name] = _in_order(tables[name], "method", models)
+    tables["vs_greedy"] = _in_order(tables["vs_greedy"], "model", models)
 
 
 def _greedy_labels(greedy: pd.DataFrame, judge) -> pd.DataFrame:

@@ -77,10 +77,23 @@ def findings(a: Analysis) -> dict[str, list[str]]:
     unlearned = meta["unlearned"]
     rule, base = meta["rule"], meta["rule_base"]
     t = a.tables
-    out: dict[str, list[str]] = {}
-
     g = t["greedy_summary"]
     fg = g[g["split"] == "forget"]
+    return {
+        "memorisation": _memorisation(fg),
+        "greedy": _greedy(g, fg, unlearned, pct),
+        "sampling": _sampling(t["vs_greedy"], n),
+        "reference": _reference(t["compare"], n, unlearned),
+        "rule": _rule(t["rule"], n, rule, base),
+        "certify": _certify(t["certify"], rule, pct),
+        "extrapolation": _extrapolation(t["extrapolation"], t.get("extrapolation_notes")),
+        "bayes": _bayes(t.get("bayes_summary")),
+    }
+
+
+def _memorisation(fg: pd.DataFrame) -> list[str]:
+    """The sentence comparing the original model's greedy forget ROUGE-L with the retrain
+    reference's (empty when either row is missing from ``fg``)."""
     orig, ret = _row(fg, model="original"), _row(fg, model="retrain")
     lines = []
     if orig is not None and ret is not None:
@@ -96,8 +109,12 @@ def findings(a: Analysis) -> dict[str, list[str]]:
             + ("" if memorised else " Without memorisation there is little to unlearn, and the "
                "comparisons below say little about unlearning.")
         )
-    out["memorisation"] = lines
+    return lines
 
+
+def _greedy(g: pd.DataFrame, fg: pd.DataFrame, unlearned: list[str], pct: str) -> list[str]:
+    """A summary sentence, one sentence per unlearned model's greedy forget ROUGE-L against
+    retrain, and the retain-set ROUGE-L of every model when ``g`` has retain rows."""
     lines, near = [], []
     for m in unlearned:
         r = _row(fg, model=m)
@@ -120,9 +137,12 @@ def findings(a: Analysis) -> dict[str, list[str]]:
     if len(rg):
         parts = [f"{r.model} {fmt(r.rouge_l)}" for r in rg.itertuples(index=False)]
         lines.append("Retain-set greedy ROUGE-L (utility kept): " + ", ".join(parts) + ".")
-    out["greedy"] = lines
+    return lines
 
-    v = t["vs_greedy"]
+
+def _sampling(v: pd.DataFrame, n: int) -> list[str]:
+    """A summary sentence and one sentence per in-family model on leak@n at T = 1 against its
+    greedy leak rate, from the ``vs_greedy`` table."""
     vk = v[(v["k"] == n) & v["in_family"]]
     sig = [r.model for r in vk.itertuples(index=False) if r.significant and r.difference > 0]
     lines = [
@@ -138,9 +158,13 @@ def findings(a: Analysis) -> dict[str, list[str]]:
         lines.append(f"{r.model}: leak@{n} = {fmt_ci(r.estimate, r.ci_low, r.ci_high)} vs greedy "
                      f"leak rate {fmt(r.greedy_rate)}: {word} greedy (Holm "
                      f"{fmt_p(r.p_adjusted)}).")
-    out["sampling"] = lines
+    return lines
 
-    c = t["compare"]
+
+def _reference(c: pd.DataFrame, n: int, unlearned: list[str]) -> list[str]:
+    """One sentence per baseline (``retrain``, ``original``) with the unlearned models'
+    leak@n differences at T = 1, top-p 1, and a note on how to read them (empty without
+    rows)."""
     plain = c[(c["temperature"] == 1.0) & (c["top_p"] == 1.0) & (c["k"] == n)]
     lines = []
     for baseline in ("retrain", "original"):
@@ -160,9 +184,11 @@ def findings(a: Analysis) -> dict[str, list[str]]:
             "their duals (Holm-adjusted "
             "over the models), so a difference marked significant has an interval that "
             "excludes 0.")
-    out["reference"] = lines
+    return lines
 
-    rr = t["rule"]
+
+def _rule(rr: pd.DataFrame, n: int, rule: str, base: str) -> list[str]:
+    """One sentence per k in {1, n} on the RULE model's leak@k at T = 1 minus its base's."""
     lines = []
     for k in sorted({1, n}):
         r = _row(rr[(rr["temperature"] == 1.0) & (rr["top_p"] == 1.0)], k=k)
@@ -177,32 +203,36 @@ def findings(a: Analysis) -> dict[str, list[str]]:
         lines.append(f"{head}: difference {rule} - {base} "
                      f"{fmt_signed_ci(r['estimate'], r['ci_low'], r['ci_high'])} "
                      f"({r['test']}, Holm {fmt_p(r['p_adjusted'])}).")
-    out["rule"] = lines
+    return lines
 
-    cert = t["certify"]
+
+def _certify(cert: pd.DataFrame, rule: str, pct: str) -> list[str]:
+    """The RULE model's certified leak@k bounds, by k, in one sentence (empty without rows)."""
     rows = cert[cert["method"] == rule].sort_values("k")
-    out["certify"] = [
+    return [
         f"With {pct} confidence, whatever the per-prompt leak probabilities, {rule}'s leak@k at "
         f"T = 1 is at most " + ", ".join(f"{fmt(r.bound)} at k = {int(r.k):,}"
                                          for r in rows.itertuples(index=False))
         + " (certify)."] if len(rows) else []
 
-    ext = t["extrapolation"]
+
+def _extrapolation(ext: pd.DataFrame, notes: pd.DataFrame | None) -> list[str]:
+    """One sentence per extrapolated leak@k, then one per model that was not extrapolated."""
     lines = []
     for r in ext.itertuples(index=False):
         lines.append(f"{r.method}: predicted leak@{int(r.k):,} = "
                      f"{fmt_ci(r.estimate, r.ci_low, r.ci_high)}.")
-    notes = t.get("extrapolation_notes")
     if notes is not None:
         for r in notes.itertuples(index=False):
             if not r.note.startswith("law of the point estimate"):
                 lines.append(f"{r.method}: not extrapolated ({r.note}); use the certify bound.")
-    out["extrapolation"] = lines
+    return lines
 
-    bs = t.get("bayes_summary")
-    out["bayes"] = [] if bs is None else [
+
+def _bayes(bs: pd.DataFrame | None) -> list[str]:
+    """The posterior mean P(p_i = 0) per model in one sentence (empty without ``bs``)."""
+    return [] if bs is None else [
         "Posterior mean probability that a prompt never leaks (P(p_i = 0)): "
         + ", ".join(f"{r.method} {fmt(r.mean_p_zero, 2)} ({r.prompts_likely_forgotten} of "
                     f"{r.n_prompts} prompts above 0.5)" for r in bs.itertuples(index=False))
         + "."]
-    return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leakstats.core import files
 from leakstats.core.errors import LeakstatsError
 
 __all__ = ["MARKER", "RunFolder", "Stage", "StageRecord"]
@@ -56,10 +57,7 @@ def stable_key(value: Any) -> str:
 def write_json(path: Path, value: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_json(path, value, sort_keys=True, default=_json_default)
 
 
 @dataclass(frozen=True)

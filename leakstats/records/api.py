@@ -12,7 +12,6 @@ shows up to five offending rows and says how to fix it.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.files import atomic_file
 from leakstats.records._util import (
     FORMATS,
     WRITERS,
@@ -521,17 +521,8 @@ def write_table(
             f"it, or choose another path."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    # os.open applies the umask, so the final file gets the usual permissions.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with atomic_file(path) as tmp:
         WRITERS[fmt](frame, tmp, compression)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,9 +8,6 @@ and scored by :mod:`leakstats.unlearn._scoring`.
 from __future__ import annotations
 
 import math
-import os
-import secrets
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from leakstats.core.files import atomic_folder, write_json
 from leakstats.generate.models import torch_threads
 from leakstats.unlearn._data import TrainConfig
 from leakstats.unlearn._scoring import (
@@ -92,12 +90,9 @@ def _versions() -> dict:
 def _save(model, tokenizer, out: Path, payload: dict, seconds: dict) -> None:
     """Write model, tokenizer and JSON into a temporary sibling, then rename it to ``out``
     (so ``out`` never holds a half-written model)."""
-    import json
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(6)}.tmp")
-    tmp.mkdir()
-    try:
+    with atomic_folder(out) as tmp:  # ``out`` is absent or empty (checked by the caller)
         saving = time.perf_counter()
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -106,13 +101,7 @@ def _save(model, tokenizer, out: Path, payload: dict, seconds: dict) -> None:
         seconds["save"] = time.perf_counter() - saving
         seconds["total"] = time.perf_counter() - start
         payload["seconds"] = seconds
-        (tmp / TRAIN_JSON).write_text(json.dumps(payload, indent=2, default=str) + "\n")
-        if out.exists():
-            out.rmdir()  # empty (checked by the caller)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(tmp / TRAIN_JSON, payload)
 
 
 def _load(model):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.files import write_json
 from leakstats.unlearn._data import (
     _check_config,
     digest,
@@ -25,12 +25,6 @@ from leakstats.unlearn._data import (
 __all__ = ["rule"]
 
 RULE_JSON = "rule.json"
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def _positive_int(value, name: str, example: str) -> int:
@@ -358,7 +352,7 @@ def rule(
     }
     _prepare_out(out, identity, overwrite)
     state = {"identity": identity, "status": "running", "rounds": []}
-    _write_json(out / RULE_JSON, state)
+    write_json(out / RULE_JSON, state)
 
     run = _Run(
         table=table, prompts=prompt_table(forget),
@@ -380,10 +374,10 @@ def rule(
         t2 = time.perf_counter()
         summary = _summary_step(run, r, records, current, following, new, extra,
                                 {"sample": t1 - t0, "unlearn": t2 - t1})
-        _write_json(folder / "summary.json", summary)
+        write_json(folder / "summary.json", summary)
         state["rounds"] = [*state["rounds"][: r - 1], summary]
-        _write_json(out / RULE_JSON, state)
+        write_json(out / RULE_JSON, state)
         current = following
     state.update(status="complete", final_model=str(current), n_rounds=rounds)
-    _write_json(out / RULE_JSON, state)
+    write_json(out / RULE_JSON, state)
     return current

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.errors import DataValidationError, LeakstatsError, raise_bad_rows
+from leakstats.core.vocabulary import FILE_FORMATS
 
-FORMATS = ("parquet", "csv", "jsonl")
+FORMATS = FILE_FORMATS
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
             ".ndjson": "jsonl"}
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, DegenerateDataWarning, LeakstatsError
+from leakstats.core.errors import (
+    DataValidationError,
+    DegenerateDataWarning,
+    InputNotFoundError,
+    LeakstatsError,
+)
 from leakstats.records._util import open_text
 
 RULE_FIX = (
@@ -286,7 +291,7 @@ def load(path: str | os.PathLike, *, leaked: Any) -> pd.DataFrame:
         parse_rule(leaked)  # report syntax errors before reading the file
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: '{path}'. Fix: check the path.")
+        raise InputNotFoundError(f"no such file: '{path}'. Fix: check the path.")
     linenos, objects = _read_lines(path)
     pids = _prompt_ids(path, linenos, objects)
     responses = [r for obj in objects for r in obj["responses"]]

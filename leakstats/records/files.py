@@ -1,0 +1,164 @@
+"""Reading and writing tables as Parquet, CSV or JSON Lines (no schema: see ``schema``).
+
+Writing is atomic (:func:`leakstats.core.files.atomic_file`) and never replaces a file unless
+asked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from leakstats.core.errors import (
+    InputNotFoundError,
+    LeakstatsError,
+    OutputExistsError,
+    PathKindError,
+    UnreadableFileError,
+)
+from leakstats.core.files import atomic_file
+from leakstats.records._util import FORMATS, WRITERS, TableTypeError, resolve_format
+
+__all__ = ["FORMATS", "read_table", "write_table"]
+
+
+def read_table(
+    source: pd.DataFrame | str | os.PathLike, *, format: str | None = None
+) -> pd.DataFrame:
+    """Read a table from Parquet, CSV or JSON Lines, or pass a DataFrame through (as a copy).
+
+    Parameters
+    ----------
+    source : pandas.DataFrame, str or os.PathLike
+        A DataFrame, a file (``.parquet``/``.pq``, ``.csv``, ``.jsonl``/``.ndjson``; CSV and
+        JSON Lines may end in ``.gz``, ``.bz2`` or ``.xz``), or a directory of Parquet files
+        (a partitioned dataset), read as one table.
+    format : {"parquet", "csv", "jsonl"}, optional
+        Overrides the suffix.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, unvalidated (see :func:`read_records`, :func:`read_counts`).
+
+    Raises
+    ------
+    InputNotFoundError
+        If the path does not exist (a :class:`FileNotFoundError` too).
+    UnreadableFileError
+        If the reader fails on the file (damaged, truncated, or not in the format).
+    LeakstatsError
+        If the format is unknown or cannot be told from the suffix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> read_table(pd.DataFrame({"prompt_id": [1], "leaked": [True]})).shape
+    (1, 2)
+    """
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if not isinstance(source, str | os.PathLike):
+        raise TableTypeError(
+            f"argument 'source': expected a DataFrame or a path, got {type(source).__name__}. "
+            f"Fix: pass a pandas.DataFrame, a str or a pathlib.Path."
+        )
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise InputNotFoundError(
+            f"no such file or directory: '{path}'. Fix: check the path (relative paths are "
+            f"taken from the working directory {os.getcwd()!r})."
+        )
+    fmt, _ = resolve_format(path, format)
+    if path.is_dir() and fmt != "parquet":
+        raise LeakstatsError(
+            f"argument 'format': '{path}' is a directory; only a directory of Parquet files "
+            f"can be read as one table. Fix: pass a file, or format='parquet'."
+        )
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        if fmt == "csv":
+            return pd.read_csv(path)
+        if path.stat().st_size == 0:
+            return pd.DataFrame()
+        return pd.read_json(path, lines=True, orient="records", dtype=False, precise_float=True)
+    except (ValueError, OSError) as exc:  # what the readers raise on a damaged or wrong file
+        raise UnreadableFileError(
+            f"cannot read '{path}' as {fmt}: {type(exc).__name__}: {exc}. Fix: check that the "
+            f"file is complete and really {fmt} (pass format=... if its suffix misleads)."
+        ) from exc
+
+
+
+def write_table(
+    frame: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a table to Parquet, CSV or JSON Lines, atomically.
+
+    The table goes to a temporary file in the target directory, which is flushed to disk
+    and then renamed over ``path`` (:func:`os.replace`), so a crash never leaves a
+    half-written file. The index is not written. Missing parent directories are created.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    path : str or os.PathLike
+        Target file; its suffix picks the format (as in :func:`read_table`).
+    format : {"parquet", "csv", "jsonl"}, optional
+        Overrides the suffix.
+    overwrite : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+
+    Notes
+    -----
+    Parquet keeps dtypes exactly; prefer it. JSON Lines keeps floats exactly but not
+    categorical or integer-vs-string distinctions of missing data. CSV cannot tell an empty
+    string from a missing value, and reads numeric-looking ids (``"007"``) back as numbers.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> frame = pd.DataFrame({"prompt_id": ["a"], "leaked": [True]})
+    >>> read_table(write_table(frame, folder / "records.parquet")).equals(frame)
+    True
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TableTypeError(
+            f"argument 'frame': expected a pandas DataFrame, got {type(frame).__name__}. "
+            f"Fix: pass a pandas.DataFrame."
+        )
+    path = Path(path).expanduser()
+    fmt, compression = resolve_format(path, format)
+    if path.is_dir():
+        raise PathKindError(
+            f"argument 'path': '{path}' is a directory. Fix: pass a file name inside it, e.g. "
+            f"'{path / ('table.' + fmt)}'."
+        )
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            f"argument 'path': '{path}' already exists. Fix: pass overwrite=True to replace "
+            f"it, or choose another path."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        WRITERS[fmt](frame, tmp, compression)
+    return path

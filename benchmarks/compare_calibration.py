@@ -16,7 +16,7 @@ leakstats/compare/_difference.py):
   mover             the dual test of the fixed-prompt MOVER interval
   permutation       exact within-prompt permutation test, Monte Carlo (B resamples)
   paired-bootstrap  bootstrap over prompts: bootstrap SE with t quantiles (P - 1 df)
-  glmm              prompt-clustered GEE, leak@1: robust score test
+  gee               prompt-clustered GEE, leak@1: robust score test
   unpaired-welch    the baseline
 
 Also (--plan-only): plan("compare") sizes checked by simulating the permutation test at them.
@@ -117,7 +117,7 @@ def one_rep(args) -> dict:
             out[("permutation", k)] = perm[j]
             out[("paired-bootstrap", k)] = boot[j]
             out[("unpaired-welch", k)] = welch[j]
-        out[("glmm", 1)] = ct.gee_score_test(c_a / n, c_b / n)
+        out[("gee", 1)] = ct.gee_score_test(c_a / n, c_b / n)
     sharp_a, sharp_b = _Arm(nn, c_a, KS).fixed_sharp(), _Arm(nn, c_b, KS).fixed_sharp()
     for name, p_of in (("score", score_p_value), ("mover", mover_p_value)):
         p_value = p_of(sharp_a, sharp_b)
@@ -604,7 +604,7 @@ def main() -> None:
     if args.plan_only:
         plan_check(args.plan_reps, args.workers, args.resamples)
         return
-    tests = ["score", "mover", "permutation", "paired-bootstrap", "glmm", "unpaired-welch"]
+    tests = ["score", "mover", "permutation", "paired-bootstrap", "gee", "unpaired-welch"]
     print(f"## Type I error at alpha = {ALPHA} (rejection rate, Monte Carlo SE in parentheses; "
           f"{args.reps} replications, {args.resamples} resamples)\n")
     print("| scenario | P | n | k | " + " | ".join(tests) + " |")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import leakstats  # noqa: E402
 
 KS = [1, 2, 4, 8, 16, 32, 64, 128]
-TESTS = ("auto", "permutation", "paired-bootstrap", "glmm")
+TESTS = ("auto", "permutation", "paired-bootstrap", "gee")
 METHODS = ("retrain", "npo", "ga", "graddiff", "simnpo", "rmu")
 
 

@@ -135,7 +135,7 @@ def one_replication(law: Law, seed, methods, n_boot: int, bayes: bool, rules) ->
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegenerateDataWarning)
             warnings.simplefilter("ignore", UserWarning)  # e.g. PyMC / convergence notices
-            res = extrapolate(counts, k=list(KS), method="bayes", n_boot=n_boot, rng=rng,
+            res = extrapolate(counts, k=list(KS), family="bayes", n_resamples=n_boot, rng=rng,
                               bayes_options={"draws": 500, "tune": 500, "chains": 2})
         f = res.to_frame()
         preds["bayes"] = eng.Prediction(*(f[col].to_numpy() for col in
@@ -230,11 +230,11 @@ def speed(n_boot: int) -> None:
     pairs = counts.groupby(["n_samples", "n_leaked"]).ngroups
     print(f"\n## Speed: {P:,} prompts, n in 100..200, {pairs:,} distinct (n, c) pairs, "
           f"n_boot={n_boot} (wall and CPU seconds; load average {os.getloadavg()[0]:.1f})")
-    extrapolate(counts, k=[1000], method="beta", n_boot=50, rng=0)  # warm imports
+    extrapolate(counts, k=[1000], family="beta", n_resamples=50, rng=0)  # warm imports
     for method in ("zi-beta", "beta", "beta-mix", "logit-normal", "zi-logit-normal", "auto",
                    "power-law"):
         t0, c0 = time.perf_counter(), time.process_time()
-        extrapolate(counts, k=[1000, 10_000], method=method, n_boot=n_boot, rng=0)
+        extrapolate(counts, k=[1000, 10_000], family=method, n_resamples=n_boot, rng=0)
         print(f"  {method:16s} {time.perf_counter() - t0:6.2f} s wall "
               f"{time.process_time() - c0:6.2f} s CPU")
 
@@ -248,7 +248,7 @@ def backtest_example(n_boot: int, repeats: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
         bt = backtest(example_records(), fit_n=16, k=[64, 128], repeats=repeats,
-                      n_boot=n_boot, rng=0)
+                      n_resamples=n_boot, rng=0)
     table = bt.to_frame()
     print(f"\n## Backtest on example_records(): fit_n=16, k=64 and 128 (4 n and 8 n), "
           f"{repeats} subsamples, {time.perf_counter() - t0:.0f} s")
@@ -367,7 +367,7 @@ def main(argv=None) -> pd.DataFrame | None:
     ap.add_argument("--stress", action="store_true", help="also run the stress laws")
     ap.add_argument("--stress-reps", type=int, default=100)
     ap.add_argument("--bayes-reps", type=int, default=0,
-                    help="replications per law that also run method='bayes' (slow)")
+                    help="replications per law that also run family='bayes' (slow)")
     ap.add_argument("--rules", action="store_true",
                     help="also run every rule of auto (engine AUTO_RULES) on the same fits")
     ap.add_argument("--seed", type=int, default=20260501,

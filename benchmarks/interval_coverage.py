@@ -109,8 +109,8 @@ def run_scenario(args) -> list[dict]:
             for m in methods:
                 if ONLY.get(m, pop) != pop:
                     continue
-                est = arm_intervals(nsamp, c, ks, population=pop, method=m,
-                                    n_boot=n_boot, rng=rng)
+                est = arm_intervals(nsamp, c, ks, population=pop, ci_method=m,
+                                    n_resamples=n_boot, rng=rng)
                 t = truth[pop]
                 hits[(pop, m)] += (est.ci_low <= t) & (t <= est.ci_high)
                 width[(pop, m)] += est.ci_high - est.ci_low

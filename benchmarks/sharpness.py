@@ -106,7 +106,7 @@ def run_scenario(args) -> list[dict]:
             c = rng.binomial(nsamp, p)
             for m in methods:
                 t0 = time.perf_counter()
-                est = arm_intervals(nsamp, c, ks, population=pop, method=m, n_boot=n_boot,
+                est = arm_intervals(nsamp, c, ks, population=pop, ci_method=m, n_resamples=n_boot,
                                     rng=rng, confidence_level=LEVEL)
                 seconds[m] += time.perf_counter() - t0
                 t = truth[pop]

@@ -83,7 +83,7 @@ def main(argv=None) -> None:
     leakstats.leak_at_k(counts.head(100), k=KS)  # warm-up: lazy imports, first-call costs
     t_fast, res = best_of(lambda: leakstats.leak_at_k(counts, k=KS), repeat=5)
     t_boot, _ = best_of(
-        lambda: leakstats.leak_at_k(counts, k=KS, method="bootstrap", n_boot=1000, rng=0), 1
+        lambda: leakstats.leak_at_k(counts, k=KS, ci_method="bootstrap", n_resamples=1000, rng=0), 1
     )
     t_base, base = best_of(lambda: baseline(counts), repeat=1)
     agree = np.max(np.abs(res.to_frame()["estimate"].to_numpy() - base))

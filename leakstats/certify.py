@@ -40,14 +40,16 @@ import pandas as pd
 from scipy.special import betaincinv, rel_entr
 
 from leakstats.core.checks import check_choice, check_level, parse_k
+from leakstats.core.deprecation import renamed_arguments, renamed_attribute
 from leakstats.core.errors import LeakstatsError
+from leakstats.core.vocabulary import BOUNDS
 from leakstats.estimate.kernels import leak_at_k_unbiased
 from leakstats.estimate.result import RESULT_COLUMNS
 
 __all__ = ["CERTIFY_METHODS", "CertifyResult", "certify", "upper_bounds"]
 
-#: Bound constructions of :func:`certify` (``method=``).
-CERTIFY_METHODS = ("auto", "pooled", "u-statistic", "union", "scholten")
+#: Bound constructions of :func:`certify` (``bound=``).
+CERTIFY_METHODS = BOUNDS
 #: Hoeffding's (1956) tail comparison is used at levels alpha <= 1/4.
 MIN_LEVEL = 0.75
 
@@ -128,7 +130,7 @@ def per_prompt_bound(n, c, ks, alpha: float, *, union: bool) -> np.ndarray:
     return _leak(u, np.asarray(ks, dtype=float)).mean(axis=0)
 
 
-def upper_bounds(n, c, ks, *, confidence_level: float = 0.95, method: str = "auto"):
+def upper_bounds(n, c, ks, *, confidence_level: float = 0.95, bound: str = "auto"):
     """Upper bounds for one arm from per-prompt counts (validated input).
 
     Returns (bounds, route labels), one per k; ``route`` names the construction that gave
@@ -137,12 +139,12 @@ def upper_bounds(n, c, ks, *, confidence_level: float = 0.95, method: str = "aut
     alpha = 1.0 - confidence_level
     ks = np.asarray(ks, dtype=np.int64)
     n = np.asarray(n, dtype=np.int64)
-    if method in ("union", "scholten"):
-        bounds = per_prompt_bound(n, c, ks, alpha, union=method == "union")
-        return bounds, [_LABELS[method]] * ks.size
-    if method == "pooled":
+    if bound in ("union", "scholten"):
+        bounds = per_prompt_bound(n, c, ks, alpha, union=bound == "union")
+        return bounds, [_LABELS[bound]] * ks.size
+    if bound == "pooled":
         return pooled_bound(n, c, ks, alpha), [_LABELS["pooled"]] * ks.size
-    if method == "u-statistic":
+    if bound == "u-statistic":
         return ustat_bound(n, c, ks, alpha), [_LABELS["u-statistic"]] * ks.size
     # k = 1 with equal n: Jensen is an equality and Clopper-Pearson on the pooled count is
     # exact, so the U-statistic (Chernoff) route cannot help and alpha is not split.
@@ -174,19 +176,21 @@ class CertifyResult:
     table: pd.DataFrame = field(repr=False)
     arms: tuple[str, ...]
     confidence_level: float
-    method: str
+    bound: str
     epsilon: float | None
 
+    method = renamed_attribute("method", "bound")
+
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: arm columns, ``k``, the :data:`RESULT_COLUMNS`, ``bound``, ``route``
-        and, with ``epsilon``, ``certified`` (bound <= epsilon)."""
+        """Tidy table: arm columns, ``k``, the :data:`RESULT_COLUMNS`, ``upper_bound``,
+        ``route`` and, with ``epsilon``, ``certified`` (upper_bound <= epsilon)."""
         return self.table.copy()
 
     def __repr__(self) -> str:
         from leakstats.report.tables import format_table
 
         head = (f"CertifyResult(one-sided upper bounds, confidence_level="
-                f"{self.confidence_level:g}, method={self.method!r}"
+                f"{self.confidence_level:g}, bound={self.bound!r}"
                 + (f", epsilon={self.epsilon:g})" if self.epsilon is not None else ")"))
         shown = self.table.drop(columns=["route"])
         return head + "\n" + format_table(shown, fmt="table")
@@ -195,7 +199,7 @@ class CertifyResult:
 # --------------------------------------------------------------------------- public
 
 
-def _certify_iv(k, confidence_level, method, epsilon):
+def _certify_iv(k, confidence_level, bound, epsilon):
     ks = parse_k(k)
     level = check_level(confidence_level)
     if level < MIN_LEVEL:
@@ -204,7 +208,7 @@ def _certify_iv(k, confidence_level, method, epsilon):
             "Hoeffding's (1956) tail comparison, proven for levels >= 0.75. Fix: pass e.g. "
             "confidence_level=0.95."
         )
-    check_choice("method", method, CERTIFY_METHODS)
+    check_choice("bound", bound, CERTIFY_METHODS)
     if epsilon is not None and (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
                                 or not 0 < epsilon < 1):
         raise LeakstatsError(
@@ -214,12 +218,13 @@ def _certify_iv(k, confidence_level, method, epsilon):
     return ks, level
 
 
+@renamed_arguments(method="bound")
 def certify(
     data,
     k=(1,),
     *,
     confidence_level: float = 0.95,
-    method: str = "auto",
+    bound: str = "auto",
     epsilon: float | None = None,
     by=None,
 ) -> CertifyResult:
@@ -237,7 +242,7 @@ def certify(
         The k values; the bounds also hold for k above the number of samples.
     confidence_level : float, default 0.95
         One-sided level, at least 0.75.
-    method : {"auto", "pooled", "u-statistic", "union", "scholten"}
+    bound : {"auto", "pooled", "u-statistic", "union", "scholten"}
         ``"auto"``: the smaller of the pooled and U-statistic bounds, each at level alpha/2
         (only the pooled one, at alpha, for k = 1 or a single prompt). ``"union"`` and
         ``"scholten"`` are the per-prompt baselines (see the module notes; ``"scholten"`` does
@@ -252,7 +257,8 @@ def certify(
     CertifyResult
         ``to_frame()``: arm columns, ``k``, ``estimate``, ``se``, ``ci_low`` (0), ``ci_high``
         (the bound), ``confidence_level``, ``ci_method``, ``n_prompts``, ``n_samples``,
-        ``population`` ("prompts"), ``bound``, ``route`` (and ``certified``).
+        ``population`` ("prompts"), ``upper_bound`` (equal to ``ci_high``), ``route`` (the
+        construction that gave the bound) and, with ``epsilon``, ``certified``.
 
     Raises
     ------
@@ -264,13 +270,13 @@ def certify(
     >>> import pandas as pd, leakstats
     >>> counts = pd.DataFrame({"prompt_id": range(400), "n_samples": 200, "n_leaked": 0})
     >>> res = leakstats.certify(counts, k=[1, 128], epsilon=0.01)
-    >>> res.to_frame()[["k", "bound", "certified"]].round(5).values.tolist()
+    >>> res.to_frame()[["k", "upper_bound", "certified"]].round(5).values.tolist()
     [[1, 4e-05, True], [128, 0.00588, True]]
     """
     from leakstats.estimate.intervals import arm_intervals
     from leakstats.records.api import as_counts
 
-    ks, level = _certify_iv(k, confidence_level, method, epsilon)
+    ks, level = _certify_iv(k, confidence_level, bound, epsilon)
     counts, arms = as_counts(data, by=by)
     groups = counts.groupby(arms, sort=False, dropna=False) if arms else [((), counts)]
     frames = []
@@ -278,7 +284,7 @@ def certify(
         n = group["n_samples"].to_numpy(np.int64)
         c = group["n_leaked"].to_numpy(np.int64)
         n_min = int(n.min())
-        bounds, routes = upper_bounds(n, c, ks, confidence_level=level, method=method)
+        bounds, routes = upper_bounds(n, c, ks, confidence_level=level, bound=bound)
         estimate = np.full(ks.size, np.nan)
         se = np.full(ks.size, np.nan)
         ok = ks <= n_min
@@ -292,19 +298,19 @@ def certify(
             "ci_method": [f"one-sided upper bound: {r}" for r in routes],
             "n_prompts": n.size, "n_samples": int(n.sum()), "population": "prompts",
         })
-        frame["bound"] = frame["ci_high"]
+        frame["upper_bound"] = frame["ci_high"]
         frame["route"] = routes
         if epsilon is not None:
-            frame["certified"] = frame["bound"] <= epsilon
+            frame["certified"] = frame["upper_bound"] <= epsilon
         key = key if isinstance(key, tuple) else (key,)
         for name, value in zip(arms, key, strict=True):
             frame[name] = value
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    extra = ["bound", "route"] + (["certified"] if epsilon is not None else [])
+    extra = ["upper_bound", "route"] + (["certified"] if epsilon is not None else [])
     table = table[[*arms, "k", *RESULT_COLUMNS, *extra]]
     for name in arms:
         table[name] = table[name].astype(counts[name].dtype)
-    return CertifyResult(table=table, arms=tuple(arms), confidence_level=level, method=method,
+    return CertifyResult(table=table, arms=tuple(arms), confidence_level=level, bound=bound,
                          epsilon=None if epsilon is None else float(epsilon))
 

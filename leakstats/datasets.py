@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from leakstats.core.errors import InputNotFoundError
+
 EXAMPLE_FILE = "example_simulated.parquet"
 EXAMPLE_SEED = 20261128
 
@@ -39,7 +41,7 @@ def shipped_path(name: str) -> Path:
 
     path = Path(str(files("leakstats") / "data" / name))
     if not path.is_file():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"file: {path} is missing from this installation of leakstats. Fix: reinstall "
             "leakstats (pip install --force-reinstall leakstats); the wheel ships it."
         )

@@ -37,12 +37,13 @@ from scipy.special import bdtr, betaincinv, ndtr, ndtri
 
 from leakstats.core.checks import check_choice, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
+from leakstats.core.vocabulary import PLAN_GOALS
 from leakstats.estimate.kernels import leak_at_k_unbiased
 
 __all__ = ["GOALS", "PlanResult", "plan"]
 
 #: Planning goals of :func:`plan`.
-GOALS = ("estimate", "compare", "certify")
+GOALS = PLAN_GOALS
 _OPTIONS = {
     "estimate": {"half_width", "leak", "population", "spread"},
     "compare": {"leak_a", "leak_b", "power", "n_comparisons"},

@@ -36,13 +36,13 @@ def test_zero_leaks_closed_form():
     res = leakstats.certify(zero_counts(), k=[1, 8, 128, 1000], epsilon=0.01).to_frame()
     N, alpha = 80_000, 0.05
     # k = 1: Clopper-Pearson at alpha, 1 - alpha^(1/N)
-    assert res["bound"].iloc[0] == pytest.approx(-np.expm1(np.log(alpha) / N), rel=1e-9)
+    assert res["upper_bound"].iloc[0] == pytest.approx(-np.expm1(np.log(alpha) / N), rel=1e-9)
     # k >= 2: pooled route at alpha/2 (equal to the U-statistic route when k divides n)
-    for k, bound in zip([8, 128, 1000], res["bound"].iloc[1:], strict=True):
+    for k, bound in zip([8, 128, 1000], res["upper_bound"].iloc[1:], strict=True):
         assert bound == pytest.approx(-np.expm1(k * np.log(alpha / 2) / N), rel=1e-9)
     assert res["certified"].tolist() == [True, True, True, False]
     assert res["estimate"].iloc[:3].eq(0).all() and np.isnan(res["estimate"].iloc[3])
-    assert (res["ci_low"] == 0).all() and (res["ci_high"] == res["bound"]).all()
+    assert (res["ci_low"] == 0).all() and (res["ci_high"] == res["upper_bound"]).all()
 
 
 def test_kl_upper_matches_root_finding():
@@ -81,7 +81,7 @@ def exact_coverages(ns, k, method, prob_grid, level=0.95):
     ns = np.asarray(ns)
     outcomes = np.array(list(itertools.product(*[range(n + 1) for n in ns])))
     bounds = np.array([upper_bounds(ns, cs, np.array([k]), confidence_level=level,
-                                    method=method)[0][0] for cs in outcomes])
+                                    bound=method)[0][0] for cs in outcomes])
     out = []
     for ps in prob_grid:
         ps = np.asarray(ps, dtype=float)
@@ -150,7 +150,7 @@ def test_bounds_in_unit_interval_and_increasing_in_k(pairs, method):
     n = np.array([max(a, b) for a, b in pairs])
     c = np.array([min(a, b) for a, b in pairs])
     ks = np.array([1, 2, 3, 5, 8, 40, 100])
-    b = upper_bounds(n, c, ks, method=method)[0]
+    b = upper_bounds(n, c, ks, bound=method)[0]
     assert ((b >= 0) & (b <= 1)).all()
     assert (np.diff(b) >= -1e-12).all()
     estimate = (1 - (1 - c / n)[:, None] ** ks[None, :1]).mean()
@@ -167,11 +167,11 @@ def test_result_by_arm_and_repr():
     frame = res.to_frame()
     assert list(frame.columns) == [
         "method", "k", "estimate", "se", "ci_low", "ci_high", "confidence_level", "ci_method",
-        "n_prompts", "n_samples", "population", "bound", "route", "certified"]
+        "n_prompts", "n_samples", "population", "upper_bound", "route", "certified"]
     assert frame["method"].tolist() == ["npo", "npo", "retrain", "retrain"]
     assert (frame["population"] == "prompts").all()
-    assert frame.query("method == 'npo'")["bound"].gt(
-        frame.query("method == 'retrain'")["bound"].to_numpy()).all()
+    assert frame.query("method == 'npo'")["upper_bound"].gt(
+        frame.query("method == 'retrain'")["upper_bound"].to_numpy()).all()
     text = repr(res)
     assert text.startswith("CertifyResult(one-sided upper bounds, confidence_level=0.95")
     assert "epsilon=0.05" in text
@@ -183,8 +183,8 @@ def test_records_and_methods():
     a = leakstats.certify(records, k=[1, 4]).to_frame()
     b = leakstats.certify(leakstats.counts(records), k=[1, 4]).to_frame()
     pd.testing.assert_frame_equal(a, b)
-    union = leakstats.certify(records, k=[1, 4], method="union").to_frame()
-    assert (union["bound"] > a["bound"]).all()
+    union = leakstats.certify(records, k=[1, 4], bound="union").to_frame()
+    assert (union["upper_bound"] > a["upper_bound"]).all()
     assert union["ci_method"].str.contains("union bound").all()
 
 
@@ -196,7 +196,7 @@ def test_records_and_methods():
     [
         ({"confidence_level": 0.6}, "confidence_level: 0.6 is below 0.75"),
         ({"confidence_level": 1.0}, "confidence_level: 1.0 is not a number strictly between"),
-        ({"method": "hoeffding"}, "method: 'hoeffding' is not one of 'auto'"),
+        ({"bound": "hoeffding"}, "bound: 'hoeffding' is not one of 'auto'"),
         ({"epsilon": 0.0}, "epsilon: 0.0 is not a number strictly between 0 and 1"),
         ({"epsilon": True}, "epsilon: True is not a number"),
         ({"k": [1, -2]}, "k: -2 is not a positive integer"),

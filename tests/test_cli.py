@@ -1,5 +1,6 @@
 """The leakstats command line: main() in-process, and `python -m leakstats` once."""
 
+import argparse
 import io
 import json
 import subprocess
@@ -96,7 +97,7 @@ def test_estimate_paper_formats(capsys, counts_csv, fmt):
 
 def test_estimate_options_reach_leak_at_k(capsys, records_parquet):
     argv = ["estimate", records_parquet, "--k", "2", "--format", "csv", "--by", "method"]
-    code, out, _ = run(capsys, *argv, "--population", "superpopulation", "--method", "wald",
+    code, out, _ = run(capsys, *argv, "--population", "superpopulation", "--ci-method", "wald",
                        "--confidence-level", "0.9")  # fmt: skip
     assert code == 0
     got = pd.read_csv(io.StringIO(out))
@@ -116,7 +117,7 @@ def test_estimate_by_empty_is_one_arm(capsys, records_parquet):
 
 
 def test_estimate_bootstrap_seed_reproducible(capsys, counts_csv):
-    argv = ["estimate", counts_csv, "--k", "1,4", "--method", "bootstrap", "--n-boot", "50",
+    argv = ["estimate", counts_csv, "--k", "1,4", "--ci-method", "bootstrap", "--n-resamples", "50",
             "--seed", "7", "--format", "csv"]  # fmt: skip
     first = run(capsys, *argv)
     second = run(capsys, *argv)
@@ -178,10 +179,57 @@ def test_version_and_help(capsys):
     assert code == 0 and "--confidence-level" in out and "--overwrite" in out
 
 
-def test_cli_choices_match_the_library():
-    assert cli.POPULATIONS == intervals.POPULATIONS
-    assert cli.CI_METHODS == intervals.CI_METHODS
-    assert cli.TABLE_FORMATS == tables.FORMATS
+def _choices(command: str, option: str) -> tuple:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    action = next(a for a in sub.choices[command]._actions if option in a.option_strings)
+    return tuple(action.choices)
+
+
+def test_cli_choices_are_the_library_vocabulary():
+    from leakstats.certify import CERTIFY_METHODS
+    from leakstats.compare.api import CORRECTIONS, MISSING, TESTS
+    from leakstats.plan import GOALS
+
+    assert _choices("estimate", "--population") == intervals.POPULATIONS
+    assert _choices("estimate", "--ci-method") == intervals.CI_METHODS
+    assert _choices("estimate", "--format") == tables.FORMATS
+    assert _choices("certify", "--bound") == CERTIFY_METHODS
+    assert _choices("compare", "--test") == (*TESTS, "glmm")
+    assert _choices("compare", "--correction") == CORRECTIONS
+    assert _choices("compare", "--missing") == MISSING
+    sub = next(a for a in cli.build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction))
+    goal = next(a for a in sub.choices["plan"]._actions if a.dest == "goal")
+    assert tuple(goal.choices) == GOALS
+
+
+def test_old_option_names_warn_and_still_work(capsys, counts_csv):
+    code, out, err = run(capsys, "estimate", counts_csv, "--k", "1", "--method", "wald",
+                         "--format", "csv")
+    assert code == 0 and "--method is renamed --ci-method" in err
+    assert "wald" in out
+    code, new, _ = run(capsys, "estimate", counts_csv, "--k", "1", "--ci-method", "wald",
+                       "--format", "csv")
+    assert new == out
+
+
+def test_only_leakstats_errors_are_exit_2(monkeypatch, capsys, counts_csv):
+    import leakstats.estimate.api as api
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(api, "leak_at_k", broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.main(["estimate", str(counts_csv), "--k", "1"])
+
+    def refuses(*args, **kwargs):
+        raise leakstats.LeakstatsError("k: bad. Fix: pass k=1.")
+
+    monkeypatch.setattr(api, "leak_at_k", refuses)
+    code, _, err = run(capsys, "estimate", counts_csv, "--k", "1")
+    assert code == 2 and "leakstats: error: k: bad. Fix: pass k=1." in err
 
 
 # --------------------------------------------------------------------------- bad input
@@ -197,10 +245,11 @@ def test_cli_choices_match_the_library():
         (["--k", "1", "--confidence-level", "1.5"], "confidence_level: 1.5 is not a number"),
         (["--k", "1", "--confidence-level", "high"], "argument --confidence-level: expected"),
         (["--k", "1", "--by", "judge"], "unknown arm column 'judge'"),
-        (["--k", "1", "--method", "exact"], "argument --method: invalid choice: 'exact'"),
+        (["--k", "1", "--ci-method", "exact"], "argument --ci-method: invalid choice: 'exact'"),
         (["--k", "1", "--population", "all"], "argument --population: invalid choice"),
         (["--k", "1", "--format", "html"], "argument --format: invalid choice: 'html'"),
-        (["--k", "1", "--n-boot", "5", "--method", "bootstrap"], "n_boot: 5 is not an integer"),
+        (["--k", "1", "--n-resamples", "5", "--ci-method", "bootstrap"],
+         "n_resamples: 5 is not an integer"),
         (["--k", "1", "--digits", "-1"], "argument 'digits': -1"),
         (["--k", "1", "--plot", "curve.bmpx"], "--plot: cannot tell a supported image format"),
         ([], "the following arguments are required: --k"),

@@ -12,7 +12,6 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import leakstats  # noqa: E402
-from leakstats import cli  # noqa: E402
 from leakstats.cli import main  # noqa: E402
 
 METHODS = (("npo", 1.0), ("ga", 1.4), ("retrain", 0.4))
@@ -104,12 +103,12 @@ def test_compare_report_and_paper_tables(capsys, files, tmp_path):
 
 
 def test_compare_options_reach_the_api(capsys, files):
-    code, out, _ = run(capsys, "compare", *files, "--k", "1,4", "--test", "glmm",
+    code, out, _ = run(capsys, "compare", *files, "--k", "1,4", "--test", "gee",
                        "--correction", "bonferroni", "--confidence-level", "0.9",
                        "--n-resamples", "300", "--format", "csv")
     assert code == 0
     got = pd.read_csv(io.StringIO(out))
-    assert set(got.query("k == 1")["test"]) == {"glmm"}
+    assert set(got.query("k == 1")["test"]) == {"gee"}
     assert set(got["correction"]) == {"bonferroni"} and set(got["confidence_level"]) == {0.9}
     code, out, _ = run(capsys, "compare", *files, "--population", "superpopulation",
                        "--format", "csv", "--table", "methods")
@@ -167,10 +166,10 @@ def test_certify_table_and_machine_formats(capsys, files):
     assert out.startswith("CertifyResult(one-sided upper bounds, confidence_level=0.95")
     assert "certified leak@k <= 0.5: k=1; k=8" in out
     code, out, _ = run(capsys, "certify", files[2], "--k", "1,8", "--format", "csv",
-                       "--method", "union")
+                       "--bound", "union")
     got = pd.read_csv(io.StringIO(out))
-    want = leakstats.certify(files[2], k=[1, 8], method="union").to_frame()
-    np.testing.assert_allclose(got["bound"], want["bound"])
+    want = leakstats.certify(files[2], k=[1, 8], bound="union").to_frame()
+    np.testing.assert_allclose(got["upper_bound"], want["upper_bound"])
     assert code == 0 and got["ci_method"].str.contains("union").all()
 
 
@@ -181,7 +180,7 @@ def test_certify_zero_leaks_no_warning(capsys, tmp_path):
     code, out, err = run(capsys, "certify", path, "--k", "1,64", "--format", "json")
     assert code == 0 and err == ""
     rows = json.loads(out)
-    assert rows[0]["bound"] == pytest.approx(1 - 0.05 ** (1 / 5000))
+    assert rows[0]["upper_bound"] == pytest.approx(1 - 0.05 ** (1 / 5000))
 
 
 @pytest.mark.parametrize(
@@ -189,7 +188,7 @@ def test_certify_zero_leaks_no_warning(capsys, tmp_path):
     [
         (["--k", "1", "--confidence-level", "0.5"], "confidence_level: 0.5 is below 0.75"),
         (["--k", "1", "--epsilon", "2"], "epsilon: 2.0 is not a number strictly between"),
-        (["--k", "1", "--method", "x"], "argument --method: invalid choice"),
+        (["--k", "1", "--bound", "x"], "argument --bound: invalid choice"),
         ([], "the following arguments are required: --k"),
     ],
 )
@@ -230,12 +229,3 @@ def test_plan_formats_match_the_api(capsys):
 def test_plan_bad_arguments(capsys, argv, message):
     code, _, err = run(capsys, "plan", *argv)
     assert_usage_error(code, err, message)
-
-
-def test_cli_choices_match_the_library():
-    from leakstats.certify import CERTIFY_METHODS
-    from leakstats.compare.api import CORRECTIONS, TESTS
-
-    assert cli.COMPARE_TESTS == TESTS
-    assert cli.COMPARE_CORRECTIONS == CORRECTIONS
-    assert cli.CERTIFY_METHODS == CERTIFY_METHODS

@@ -165,10 +165,10 @@ def test_multiplicity_adjustment_matches_statsmodels(counts):
     assert (none["significant"] == (none["p_value"] < 0.05)).all()
 
 
-def test_glmm_rows(counts):
-    res = leakstats.compare(counts, k=[1, 4], test="glmm", rng=0).to_frame()
-    assert set(res.query("k == 1")["test"]) == {"glmm"}
-    assert set(res.query("k == 4")["test"]) == {"permutation (glmm covers k = 1 only)"}
+def test_gee_rows(counts):
+    res = leakstats.compare(counts, k=[1, 4], test="gee", rng=0).to_frame()
+    assert set(res.query("k == 1")["test"]) == {"gee"}
+    assert set(res.query("k == 4")["test"]) == {"permutation (gee covers k = 1 only)"}
     row = res.query("k == 1 and method_a == 'a' and method_b == 'b'")
     wide = counts.pivot(index="prompt_id", columns="method", values="n_leaked") / 30
     assert row["p_value"].item() == pytest.approx(ct.gee_score_test(wide["a"], wide["b"]))
@@ -283,7 +283,7 @@ def test_paired_bootstrap_se_and_consistency():
 
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=2, max_size=8),
-       st.sampled_from(["permutation", "paired-bootstrap", "glmm"]))
+       st.sampled_from(["permutation", "paired-bootstrap", "gee"]))
 def test_bounds_and_antisymmetry(pairs, test):
     ca, cb = zip(*pairs, strict=True)
     P = len(pairs)

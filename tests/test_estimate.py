@@ -100,15 +100,15 @@ def test_single_arm_and_by(counts):
 @pytest.mark.parametrize("method", ["auto", "cp-effective", "wald", "bootstrap"])
 def test_every_method_runs_and_is_labelled(counts, population, method):
     frame = leakstats.leak_at_k(
-        counts, k=[1, 4], population=population, method=method, n_boot=200, rng=1
+        counts, k=[1, 4], population=population, ci_method=method, n_resamples=200, rng=1
     ).to_frame()
     assert frame["ci_method"].str.len().gt(0).all()
     assert (frame["ci_low"] <= frame["ci_high"]).all()
 
 
 def test_bootstrap_is_seeded(counts):
-    one = leakstats.leak_at_k(counts, k=4, method="bootstrap", n_boot=300, rng=7).to_frame()
-    two = leakstats.leak_at_k(counts, k=4, method="bootstrap", n_boot=300, rng=7).to_frame()
+    one = leakstats.leak_at_k(counts, k=4, ci_method="bootstrap", n_resamples=300, rng=7).to_frame()
+    two = leakstats.leak_at_k(counts, k=4, ci_method="bootstrap", n_resamples=300, rng=7).to_frame()
     pd.testing.assert_frame_equal(one, two)
 
 
@@ -143,8 +143,8 @@ def test_k_beyond_n_points_to_extrapolation(counts):
         ({"k": 1, "confidence_level": 95}, "confidence_level: 95"),
         ({"k": 1, "confidence_level": 0.0}, "confidence_level"),
         ({"k": 1, "population": "super"}, "population: 'super'"),
-        ({"k": 1, "method": "normal"}, "method: 'normal'"),
-        ({"k": 1, "method": "bootstrap", "n_boot": 5}, "n_boot"),
+        ({"k": 1, "ci_method": "normal"}, "ci_method: 'normal'"),
+        ({"k": 1, "ci_method": "bootstrap", "n_resamples": 5}, "n_resamples"),
     ],
 )
 def test_bad_arguments(counts, kwargs, match):
@@ -194,7 +194,7 @@ def _coverage(p_law, P, n, ks, population, method, seed):
         if population == "superpopulation":
             truth = SUPER_TRUTH[p_law](ks)
         c = rng.binomial(n, p)
-        est = arm_intervals(np.full(P, n), c, ks, population=population, method=method)
+        est = arm_intervals(np.full(P, n), c, ks, population=population, ci_method=method)
         hits += (est.ci_low <= truth) & (truth <= est.ci_high)
     return hits / REPS
 

@@ -239,7 +239,7 @@ def result():
     counts, _ = zi_beta_counts(P=300, n=60, seed=5)
     counts["method"] = "npo"
     return leakstats.extrapolate(counts, k=[10, 1000, 10_000],
-                                 method=["auto", "zi-beta", "power-law"], n_boot=60, rng=0)
+                                 family=["auto", "zi-beta", "power-law"], n_resamples=60, rng=0)
 
 
 def test_result_columns_and_invariants(result):
@@ -287,7 +287,7 @@ def test_records_and_counts_agree_and_rng_reproduces():
     rows = [(r.prompt_id, s, s < r.n_leaked) for r in counts.itertuples()
             for s in range(r.n_samples)]
     records = pd.DataFrame(rows, columns=["prompt_id", "sample_id", "leaked"])
-    kw = dict(k=[100, 1000], method="zi-beta", n_boot=50, rng=3)
+    kw = dict(k=[100, 1000], family="zi-beta", n_resamples=50, rng=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
         a = leakstats.extrapolate(counts, **kw).to_frame()
@@ -297,8 +297,8 @@ def test_records_and_counts_agree_and_rng_reproduces():
 
 def test_superpopulation_estimand_and_closed_form():
     counts, _ = zi_beta_counts(P=200, n=50, seed=7)
-    res = leakstats.extrapolate(counts, k=[1000], method="zi-beta", population="superpopulation",
-                                n_boot=50, rng=0)
+    res = leakstats.extrapolate(counts, k=[1000], family="zi-beta", population="superpopulation",
+                                n_resamples=50, rng=0)
     frame = res.to_frame()
     assert (frame["population"] == "superpopulation").all()
     pairs = make_pairs(counts["n_leaked"].to_numpy())
@@ -322,7 +322,7 @@ def test_seeded_coverage_small():
         counts = pd.DataFrame({"prompt_id": np.arange(P), "n_samples": n,
                                "n_leaked": rng.binomial(n, p)})
         truth = np.mean(-np.expm1(k * np.log1p(-p)))
-        row = leakstats.extrapolate(counts, k=[k], n_boot=50, rng=rng).to_frame().iloc[0]
+        row = leakstats.extrapolate(counts, k=[k], n_resamples=50, rng=rng).to_frame().iloc[0]
         hits += row.ci_low <= truth <= row.ci_high
     assert hits >= stats.binom.ppf(0.001, R, 0.9)
 
@@ -357,15 +357,15 @@ def test_few_leaking_prompts_warn():
     counts = pd.DataFrame({"prompt_id": range(30), "n_samples": 20,
                            "n_leaked": [1, 2, 0] + [0] * 27})
     with pytest.warns(DegenerateDataWarning, match="barely informed"):
-        leakstats.extrapolate(counts, k=[1000], method="beta", n_boot=50, rng=0)
+        leakstats.extrapolate(counts, k=[1000], family="beta", n_resamples=50, rng=0)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "magic"}, "method: 'magic' is not one of"),
-        ({"method": []}, "method: empty"),
-        ({"n_boot": 10}, "n_boot: 10 is not an integer >= 50"),
+        ({"family": "magic"}, "family: 'magic' is not one of"),
+        ({"family": []}, "family: empty"),
+        ({"n_resamples": 10}, "n_resamples: 10 is not an integer >= 50"),
         ({"k": [0]}, "k: 0 is not a positive integer"),
         ({"confidence_level": 1.5}, "confidence_level"),
         ({"population": "all"}, "population: 'all'"),
@@ -393,8 +393,8 @@ def test_backtest_bad_input():
 # ---- backtest --------------------------------------------------------------------------
 def test_backtest_table_and_summary():
     counts, _ = zi_beta_counts(P=300, n=200, seed=8)
-    bt = leakstats.backtest(counts, fit_n=20, k=[100, 200], method=["zi-beta", "power-law"],
-                            repeats=2, n_boot=50, rng=1)
+    bt = leakstats.backtest(counts, fit_n=20, k=[100, 200], family=["zi-beta", "power-law"],
+                            repeats=2, n_resamples=50, rng=1)
     table = bt.to_frame()
     assert len(table) == 2 * 2 * 2
     assert set(table["subsample"]) == {"random subsample"}
@@ -433,7 +433,7 @@ def test_bayes_method_small_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = leakstats.extrapolate(
-            counts, k=[1000], method=["bayes", "zi-beta"], n_boot=50, rng=0,
+            counts, k=[1000], family=["bayes", "zi-beta"], n_resamples=50, rng=0,
             bayes_options={"draws": 200, "tune": 200, "chains": 2},
         )
     frame = res.to_frame().set_index("law")
@@ -463,7 +463,7 @@ def test_plot_extrapolation_arms_and_bad_input():
     a, _ = zi_beta_counts(P=100, n=30, seed=10)
     b, _ = zi_beta_counts(P=100, n=30, seed=11)
     counts = pd.concat([a.assign(method="x"), b.assign(method="y")], ignore_index=True)
-    res = leakstats.extrapolate(counts, k=[1000], method="beta", n_boot=50, rng=0)
+    res = leakstats.extrapolate(counts, k=[1000], family="beta", n_resamples=50, rng=0)
     with pytest.raises(LeakstatsError, match="arm.*has 2 arms"):
         plot_extrapolation(res)
     assert plot_extrapolation(res, arm="y").get_xscale() == "log"
@@ -475,8 +475,8 @@ def test_plot_extrapolation_arms_and_bad_input():
 
 def test_plot_backtest():
     counts, _ = zi_beta_counts(P=200, n=100, seed=12)
-    bt = leakstats.backtest(counts, fit_n=20, k=[50, 100], method=["beta", "power-law"],
-                            n_boot=50, rng=2)
+    bt = leakstats.backtest(counts, fit_n=20, k=[50, 100], family=["beta", "power-law"],
+                            n_resamples=50, rng=2)
     ax = plot_backtest(bt)
     assert ax.get_xlim() == (0.0, 1.0)
     assert len(ax.get_legend().get_texts()) == 2
@@ -491,7 +491,7 @@ def test_a_model_arm_column_keeps_the_law_column():
     counts = pd.DataFrame({"model": ["llama"] * 60 + ["qwen"] * 60,
                            "prompt_id": list(range(60)) * 2, "n_samples": 20,
                            "n_leaked": rng.binomial(20, rng.beta(0.3, 8, 120))})
-    res = leakstats.extrapolate(counts, k=[100, 1000], method=["beta", "zi-beta"], n_boot=50,
+    res = leakstats.extrapolate(counts, k=[100, 1000], family=["beta", "zi-beta"], n_resamples=50,
                                 rng=0)
     for frame in (res.to_frame(), res.asymptotes()):
         assert list(frame.columns[:2]) == ["model", "law"]

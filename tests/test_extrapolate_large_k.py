@@ -158,7 +158,7 @@ def huge_k():
                            "n_leaked": rng.binomial(n, p)})
     ks = [10, 1000, 10**6, 10**9, 10**12, 10**15, 10**16, 10**17, 10**18]
     methods = ["auto", *em.FAMILIES, *eng.POWER_LAWS]
-    return leakstats.extrapolate(counts, k=ks, method=methods, n_boot=50, rng=0)
+    return leakstats.extrapolate(counts, k=ks, family=methods, n_resamples=50, rng=0)
 
 
 def test_extrapolate_at_1e18_is_finite_bounded_and_monotone(huge_k):
@@ -187,8 +187,8 @@ def test_superpopulation_at_1e18():
     p = np.where(rng.random(200) < 0.5, 0.0, rng.beta(0.5, 30, 200))
     counts = pd.DataFrame({"prompt_id": np.arange(200), "n_samples": 40,
                            "n_leaked": rng.binomial(40, p)})
-    res = leakstats.extrapolate(counts, k=[10**3, 10**9, 10**18], method=["zi-beta", "beta"],
-                                population="superpopulation", n_boot=50, rng=0)
+    res = leakstats.extrapolate(counts, k=[10**3, 10**9, 10**18], family=["zi-beta", "beta"],
+                                population="superpopulation", n_resamples=50, rng=0)
     frame = res.to_frame()
     assert np.isfinite(frame[["estimate", "se", "ci_low", "ci_high"]]).all().all()
     for _, g in frame.groupby("law"):
@@ -263,8 +263,8 @@ def test_near_tie_end_to_end():
     p = rng.beta(0.1, 10, 400)
     counts = pd.DataFrame({"prompt_id": np.arange(400), "n_samples": 50,
                            "n_leaked": rng.binomial(50, p)})
-    res = leakstats.extrapolate(counts, k=[1000, 10_000], method=["auto", "beta", "beta-mix"],
-                                n_boot=50, rng=0)
+    res = leakstats.extrapolate(counts, k=[1000, 10_000], family=["auto", "beta", "beta-mix"],
+                                n_resamples=50, rng=0)
     sel = res.selection().set_index("family")
     assert 0 < sel.loc["beta", "aic"] - sel.loc["beta-mix", "aic"] < 3
     assert sel["aic"].idxmin() == "beta-mix" and sel.loc["beta", "selected"]

@@ -8,6 +8,7 @@ difficulty, which varies a lot, cancels in the differences. See docs/compare.md.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,25 +19,19 @@ import pandas as pd
 from leakstats.compare import _paired_tests as ct
 from leakstats.compare._pairing import METHOD, _aligned, _collect, _pair_up, _pairs
 from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.deprecation import REMOVED_IN
 from leakstats.core.errors import DataValidationError, LeakstatsError
-from leakstats.estimate.intervals import POPULATIONS
+from leakstats.core.vocabulary import CORRECTIONS, MISSING, POPULATIONS, RENAMED_TESTS, TESTS
 from leakstats.estimate.result import RESULT_COLUMNS
 
 __all__ = ["CORRECTIONS", "MISSING", "TESTS", "CompareResult", "compare"]
 
-#: The tests of :func:`compare` (``test=``).
 #: Tests whose interval is the fixed-prompt difference of two cp-eb arms (and its dual test).
 FIXED_TESTS = ("score", "mover")
 FIXED_LABELS = {
     "score": "score interval at the cp-eb effective sample sizes (fixed prompts)",
     "mover": "MOVER of the cp-eb intervals (fixed prompts)",
 }
-TESTS = ("auto", "score", "mover", "paired-bootstrap", "permutation", "glmm", "bayes")
-#: Multiplicity corrections (statsmodels ``multipletests`` methods, and ``"none"``).
-CORRECTIONS = ("holm", "bonferroni", "hommel", "holm-sidak", "sidak", "simes-hochberg",
-               "fdr_bh", "fdr_by", "none")
-#: What to do with prompts that some methods lack (``missing=``).
-MISSING = ("error", "drop")
 
 #: Columns of the differences table after the configuration columns.
 DIFFERENCE_COLUMNS = ("method_a", "method_b", "k", *RESULT_COLUMNS, "test", "p_value",
@@ -136,6 +131,14 @@ class CompareResult:
 
 def _compare_iv(k, test, correction, confidence_level, population, missing, n_resamples):
     ks = parse_k(k)
+    if test in RENAMED_TESTS:
+        warnings.warn(
+            f"compare(): test={test!r} is renamed test={RENAMED_TESTS[test]!r}; the old name "
+            f"stops working in leakstats {REMOVED_IN}. Fix: pass test={RENAMED_TESTS[test]!r}.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        test = RENAMED_TESTS[test]
     check_choice("test", test, TESTS)
     check_choice("correction", correction, CORRECTIONS)
     level = check_level(confidence_level)
@@ -147,7 +150,7 @@ def _compare_iv(k, test, correction, confidence_level, population, missing, n_re
             "the superpopulation question. Fix: pass population='prompts', or test='auto' / "
             "'paired-bootstrap' for the superpopulation."
         )
-    return ks, level, check_int("n_resamples", n_resamples, 100, 2000)
+    return ks, level, test, check_int("n_resamples", n_resamples, 100, 2000)
 
 
 # --------------------------------------------------------------------------- per configuration
@@ -183,7 +186,7 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
         weights = ct.bootstrap_weights(P, n_resamples, rng)
     boot_label = f"paired bootstrap over prompts (bootstrap SE, t), {n_resamples} resamples"
     fixed_label = FIXED_LABELS[dual]
-    use_perm = test in ("permutation", "glmm")
+    use_perm = test in ("permutation", "gee")
     rows = []
     for a, b in pairs:
         diff = theta[a] - theta[b]
@@ -203,17 +206,17 @@ def _frequentist(n, c, here, pairs, ks, test, population, level, n_resamples, rn
         n_samples = int(n[a].sum() + n[b].sum())
         for j, k in enumerate(ks):
             est = diff[:, j].mean()
-            if test == "glmm" and k == 1:
+            if test == "gee" and k == 1:
                 y_a, y_b = c[a] / n[a], c[b] / n[b]
                 _, s, gl, gh = ct.gee_interval(y_a, y_b, level)
                 half = ndtri(0.5 + sim_level / 2) * s
                 rows.append(_row(a, b, k, est, s, gl, gh,
                                  "GEE delta method (prompt-clustered sandwich)", P, n_samples,
-                                 "glmm", ct.gee_score_test(y_a, y_b),
+                                 "gee", ct.gee_score_test(y_a, y_b),
                                  sim=(max(est - half, -1.0), min(est + half, 1.0))))
                 continue
-            if test == "glmm":
-                name, p = "permutation (glmm covers k = 1 only)", perm[j]
+            if test == "gee":
+                name, p = "permutation (gee covers k = 1 only)", perm[j]
             elif use_perm:
                 name, p = "permutation", perm[j]
             elif fixed:
@@ -313,7 +316,7 @@ def compare(
     baseline : str, optional
         Compare every method with this one (e.g. the model retrained without the forget
         set); differences are ``method - baseline``. Default: all pairs.
-    test : {"auto", "score", "mover", "paired-bootstrap", "permutation", "glmm", "bayes"}
+    test : {"auto", "score", "mover", "paired-bootstrap", "permutation", "gee", "bayes"}
         ``"score"`` (fixed prompts only): each method's estimate is treated as a binomial
         proportion at its ``cp-eb`` effective sample size n* (the methods' samples are
         independent given the prompts), and the difference interval is the inverted score
@@ -327,12 +330,15 @@ def compare(
         the score interval. ``"paired-bootstrap"``: bootstrap over prompts, resampling the
         same prompts for both methods (the superpopulation question); its t interval and
         p-value are dual.
-        ``"glmm"``: prompt-clustered GEE (statsmodels) for leak@1; other k use the
-        permutation test (the ``test`` column says so). ``"bayes"``: the joint paired model
+        ``"gee"``: a prompt-clustered generalized estimating equation (binomial, logit link,
+        independence working correlation, sandwich covariance; its closed form agrees with
+        statsmodels' ``GEE``) for leak@1, with its robust score test; other k use the
+        permutation test (the ``test`` column says so). ``"glmm"`` is the old name of
+        ``"gee"`` (it never fitted a mixed model) and warns. ``"bayes"``: the joint paired model
         :class:`leakstats.PairedLogitModel`; reports P(leak@k_A > leak@k_B) and credible
         intervals, no p-values (one NUTS fit: seconds). Its ``significant`` (interval excludes
-        0) rejected 0.0595 of null data sets with 30 prompts at the default 4 x 1,000 draws,
-        and more with fewer draws (Monte Carlo error of the interval's endpoints;
+        0) is not a level-alpha test: its rejection rate under the null exceeds alpha by the
+        Monte Carlo error of the interval's endpoints, more with fewer draws (measured in
         docs/benchmarks.md); use a p-value test for error control.
         ``"auto"``: ``"score"`` (population ``"prompts"``) or ``"paired-bootstrap"``
         (``"superpopulation"``). Rejection rates under the null and power are in
@@ -393,8 +399,8 @@ def compare(
     >>> res.to_frame()["significant"].tolist()
     [True, True]
     """
-    ks, level, n_resamples = _compare_iv(k, test, correction, confidence_level, population,
-                                         missing, n_resamples)
+    ks, level, test, n_resamples = _compare_iv(k, test, correction, confidence_level,
+                                               population, missing, n_resamples)
     counts, arms, methods = _collect(data, by)
     if len(methods) < 2:
         raise DataValidationError(

@@ -8,9 +8,10 @@ wrong number.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # numpy and pandas load on first use, so that the CLI's --help stays fast
+    import pandas as pd
 
 MAX_ROWS_SHOWN = 5
 
@@ -36,6 +37,26 @@ class DataValidationError(LeakstatsError):
         self.rows = list(rows)
 
 
+class OutputExistsError(LeakstatsError, FileExistsError):
+    """A file or folder leakstats was asked to write already exists (and no overwrite)."""
+
+
+class InputNotFoundError(LeakstatsError, FileNotFoundError):
+    """A file or folder leakstats was asked to read (or write into) does not exist."""
+
+
+class PathKindError(LeakstatsError, IsADirectoryError):
+    """A path names a folder where a file is needed, or a file where a folder is needed."""
+
+
+class MissingDependencyError(LeakstatsError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class UnreadableFileError(DataValidationError):
+    """A file exists but its reader failed on it (damaged, truncated, or another format)."""
+
+
 class ExtrapolationRequiredError(LeakstatsError):
     """leak@k was asked for a k larger than the number of samples of some prompt."""
 
@@ -50,6 +71,8 @@ class DegenerateDataWarning(LeakstatsWarning):
 
 def show_rows(frame: pd.DataFrame, mask, *, columns: Sequence[str] | None = None) -> str:
     """Return a printable excerpt of up to five rows of ``frame`` where ``mask`` holds."""
+    import numpy as np
+
     mask = np.asarray(mask, dtype=bool)
     bad = frame.loc[mask]
     if columns is not None:
@@ -71,6 +94,8 @@ def raise_bad_rows(
     columns: Sequence[str] | None = None,
 ) -> None:
     """Raise :class:`DataValidationError` for the rows of ``frame`` where ``mask`` holds."""
+    import numpy as np
+
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return

@@ -95,7 +95,7 @@ class DemoSettings:
         Fit the Bayesian per-prompt model (needs PyMC).
     bayes_draws, bayes_tune, bayes_chains : int
         NUTS settings of the Bayesian per-prompt model (small: the demo is about speed).
-    n_boot, n_resamples : int
+    extrapolate_resamples, n_resamples : int
         Bootstrap resamples of the extrapolation; resamples of the paired tests.
     confidence_level : float
     seed : int
@@ -121,7 +121,7 @@ class DemoSettings:
     bayes_draws: int = 500
     bayes_tune: int = 500
     bayes_chains: int = 2
-    n_boot: int = 100
+    extrapolate_resamples: int = 100
     n_resamples: int = 2000
     confidence_level: float = 0.95
     seed: int = 0
@@ -150,7 +150,7 @@ PRESETS: dict[str, DemoSettings] = {
         retain_eval=None,
         bayes_draws=150,
         bayes_tune=150,
-        n_boot=50,
+        extrapolate_resamples=50,
         n_resamples=1000,
     ),
 }
@@ -240,7 +240,7 @@ def _check_settings(s: DemoSettings, methods: tuple[str, ...]) -> None:
     for name in ("max_new_tokens", "greedy_max_new_tokens", "bayes_draws", "bayes_tune",
                  "bayes_chains"):
         _check_int(name, getattr(s, name), 1)
-    _check_int("n_boot", s.n_boot, 10)
+    _check_int("extrapolate_resamples", s.extrapolate_resamples, 10)
     _check_int("n_resamples", s.n_resamples, 100)
     _check_int("seed", s.seed, 0)
     if s.threads is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError, MissingDependencyError
 
 __all__ = ["TrainingPlan", "config_dict", "training_plan", "unlearn_api"]
 
@@ -27,7 +27,7 @@ def unlearn_api():
     try:
         return importlib.import_module("leakstats.unlearn")
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise MissingDependencyError(
             f"the demo trains models with leakstats.unlearn, which could not be imported "
             f"({exc}). Fix: install the generation extra (scripts/setup dev,plot,bayes,generate "
             f"or pip install 'leakstats[generate]')."

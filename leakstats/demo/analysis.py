@@ -350,7 +350,8 @@ def _extrapolation(sub: pd.DataFrame, settings: DemoSettings, messages: list[str
     for model, group in sub.groupby("method", sort=False):
         try:
             res = leakstats.extrapolate(group, k=list(settings.extrapolate_k),
-                                        n_boot=settings.n_boot, rng=settings.seed, by=ARM,
+                                        n_resamples=settings.extrapolate_resamples,
+                                        rng=settings.seed, by=ARM,
                                         confidence_level=settings.confidence_level)
         except LeakstatsError as exc:
             notes.append({"method": model, "note": str(exc).split(". Fix")[0]})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError, OutputExistsError
 
 __all__ = ["EXPORTED", "export_results"]
 
@@ -65,7 +65,7 @@ def export_results(run_dir: str | os.PathLike, dest: str | os.PathLike, *,
     target = Path(dest).expanduser()
     existing = [name for name in EXPORTED if (target / name).exists()]
     if existing and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"dest: '{target}' already holds {existing}; leakstats does not overwrite files "
             f"unless asked. Fix: pass overwrite=True (--overwrite), or choose another folder."
         )

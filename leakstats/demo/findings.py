@@ -211,7 +211,7 @@ def _certify(cert: pd.DataFrame, rule: str, pct: str) -> list[str]:
     rows = cert[cert["method"] == rule].sort_values("k")
     return [
         f"With {pct} confidence, whatever the per-prompt leak probabilities, {rule}'s leak@k at "
-        f"T = 1 is at most " + ", ".join(f"{fmt(r.bound)} at k = {int(r.k):,}"
+        f"T = 1 is at most " + ", ".join(f"{fmt(r.upper_bound)} at k = {int(r.k):,}"
                                          for r in rows.itertuples(index=False))
         + " (certify)."] if len(rows) else []
 

@@ -116,7 +116,7 @@ def _certify_table(a: Analysis) -> str:
     c = a.tables["certify"]
     rows = pd.DataFrame({"model": c["method"], "k": [f"{k:,}" for k in c["k"]],
                          "estimate": [fmt(x) for x in c["estimate"]],
-                         "upper bound": [fmt(x) for x in c["bound"]], "route": c["route"]})
+                         "upper bound": [fmt(x) for x in c["upper_bound"]], "route": c["route"]})
     return md_table(rows)
 
 
@@ -232,8 +232,8 @@ def _settings_text(a: Analysis, settings: DemoSettings, run_info: dict) -> str:
         f"at most {s.greedy_max_new_tokens} new tokens, labelled by the same judge; their "
         f"ROUGE-L recall of the reference is reported as well.",
         f"- Intervals at {100 * s.confidence_level:g}%; compare: {s.n_resamples} resamples; "
-        f"extrapolation: {s.n_boot} bootstrap refits; Bayes: {s.bayes_chains} chains x "
-        f"{s.bayes_draws} draws.",
+        f"extrapolation: {s.extrapolate_resamples} bootstrap refits; Bayes: "
+        f"{s.bayes_chains} chains x {s.bayes_draws} draws.",
     ]
     training = run_info.get("training")
     if training:

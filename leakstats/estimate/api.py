@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from leakstats.core.checks import check_choice, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.deprecation import renamed_arguments
 from leakstats.core.errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
-from leakstats.estimate.intervals import CI_METHODS, POPULATIONS, arm_intervals
+from leakstats.core.vocabulary import CI_METHODS, POPULATIONS
+from leakstats.estimate.intervals import arm_intervals
 from leakstats.estimate.result import RESULT_COLUMNS, LeakAtKResult
 
 
-def _leak_at_k_iv(k, confidence_level, population, method, n_boot):
+def _leak_at_k_iv(k, confidence_level, population, ci_method, n_resamples):
     ks = parse_k(k)
     level = check_level(confidence_level)
     check_choice("population", population, POPULATIONS)
-    check_choice("method", method, CI_METHODS)
-    if method == "cp-eb" and population != "prompts":
+    check_choice("ci_method", ci_method, CI_METHODS)
+    if ci_method == "cp-eb" and population != "prompts":
         raise LeakstatsError(
-            "method: 'cp-eb' is the fixed-prompt interval (its variance is the sampling "
+            "ci_method: 'cp-eb' is the fixed-prompt interval (its variance is the sampling "
             "variance given the prompts); it does not cover the superpopulation. Fix: pass "
-            "population='prompts', or method='auto' / 'cp-effective' for the superpopulation."
+            "population='prompts', or ci_method='auto' / 'cp-effective' for the superpopulation."
         )
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 10:
-        raise LeakstatsError(
-            f"n_boot: {n_boot!r} is not an integer >= 10. Fix: pass e.g. n_boot=2000."
-        )
+    check_int("n_resamples", n_resamples, 10, 2000)
     return ks, level
 
 
@@ -66,15 +64,16 @@ def _check_arm(group: pd.DataFrame, ks: np.ndarray, population: str, label: str)
         )
 
 
+@renamed_arguments(method="ci_method", n_boot="n_resamples")
 def leak_at_k(
     data,
     k=(1,),
     *,
     confidence_level: float = 0.95,
     population: str = "prompts",
-    method: str = "auto",
+    ci_method: str = "auto",
     by=None,
-    n_boot: int = 2000,
+    n_resamples: int = 2000,
     rng=None,
 ) -> LeakAtKResult:
     """Estimate benchmark leak@k with confidence intervals, per arm.
@@ -96,7 +95,7 @@ def leak_at_k(
     population : {"prompts", "superpopulation"}
         ``"prompts"``: the benchmark's prompts are the estimand (sampling noise only).
         ``"superpopulation"``: the prompts are a sample from a larger population.
-    method : {"auto", "cp-eb", "cp-effective", "wald", "bootstrap"}
+    ci_method : {"auto", "cp-eb", "cp-effective", "wald", "bootstrap"}
         Interval construction; ``"auto"`` is ``"cp-eb"`` for ``population="prompts"`` (an
         effective-sample-size Clopper-Pearson interval from an empirical-Bayes estimate of the
         sampling variance, never wider than ``"cp-effective"``) and ``"cp-effective"`` for
@@ -107,8 +106,8 @@ def leak_at_k(
     by : str or list of str, optional
         Arm columns. Default: those of ``method, model, temperature, top_p, top_k, min_p, judge``
         present in the data; ``[]`` for a single arm.
-    n_boot : int, default 2000
-        Bootstrap resamples (``method="bootstrap"`` only).
+    n_resamples : int, default 2000
+        Bootstrap resamples (``ci_method="bootstrap"`` only).
     rng : None, int or numpy.random.Generator
         Seed for the bootstrap.
 
@@ -137,9 +136,9 @@ def leak_at_k(
     """
     from leakstats.records.api import as_counts
 
-    ks, level = _leak_at_k_iv(k, confidence_level, population, method, n_boot)
+    ks, level = _leak_at_k_iv(k, confidence_level, population, ci_method, n_resamples)
     counts, arms = as_counts(data, by=by)
-    generator = np.random.default_rng(rng) if method == "bootstrap" else None
+    generator = np.random.default_rng(rng) if ci_method == "bootstrap" else None
     groups = counts.groupby(arms, sort=False, dropna=False) if arms else [((), counts)]
     frames = []
     for key, group in groups:
@@ -149,9 +148,9 @@ def leak_at_k(
             group["n_leaked"].to_numpy(),
             ks,
             population=population,
-            method=method,
+            ci_method=ci_method,
             confidence_level=level,
-            n_boot=n_boot,
+            n_resamples=n_resamples,
             rng=generator,
         )
         frame = pd.DataFrame(
@@ -182,5 +181,5 @@ def leak_at_k(
         arms=tuple(arms),
         confidence_level=level,
         population=population,
-        method=method,
+        ci_method=ci_method,
     )

@@ -53,10 +53,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaincinv, ndtri, stdtrit
 
+from leakstats.core.vocabulary import CI_METHODS, POPULATIONS  # noqa: F401 (re-exported)
 from leakstats.estimate.kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
 
-POPULATIONS = ("prompts", "superpopulation")
-CI_METHODS = ("auto", "cp-eb", "cp-effective", "wald", "bootstrap")
 DEFAULT_METHOD = {"prompts": "cp-eb", "superpopulation": "cp-effective"}
 #: Below this many prompts, heterogeneous prompts get the distribution-free n* = P.
 FEW_PROMPTS = 30
@@ -238,7 +237,7 @@ def _cp_effective(theta, n_eff, confidence_level):
     return clopper_pearson(theta * n_eff, n_eff, confidence_level)
 
 
-def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
+def _fixed(arm: _Arm, ci_method: str, confidence_level: float, n_resamples: int, rng):
     theta = arm.estimate
     var_u = arm.fixed_var_unbiased()
     n0 = arm.fixed_n_eff_bound()
@@ -246,20 +245,20 @@ def _fixed(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
     has_u = ~np.isnan(var_u)
     se = np.sqrt(np.where(has_u, var_u, var_bound))
     K = arm.ks.size
-    if method == "cp-effective":
+    if ci_method == "cp-effective":
         lo, hi = _cp_effective(theta, n0, confidence_level)
         labels = ("cp-effective (Hoeffding n*)",) * K
-    elif method == "cp-eb":
+    elif ci_method == "cp-eb":
         sharp = arm.fixed_sharp()
         lo, hi = sharp.limits(confidence_level)
         se = np.where(np.isfinite(sharp.var), np.sqrt(sharp.var), se)
         labels = sharp.labels()
-    elif method == "wald":
+    elif ci_method == "wald":
         z = ndtri(0.5 + confidence_level / 2)
         lo, hi = np.clip(theta - z * se, 0, 1), np.clip(theta + z * se, 0, 1)
         labels = tuple("wald" if u else "wald (variance bound, 2k > n)" for u in has_u)
     else:  # bootstrap within prompts
-        boot = _bootstrap_within(arm, confidence_level, n_boot, rng)
+        boot = _bootstrap_within(arm, confidence_level, n_resamples, rng)
         lo, hi, labels = _bootstrap_or_fallback(boot, theta, n0, confidence_level, "within")
     return se, lo, hi, labels
 
@@ -317,21 +316,21 @@ def _superpop_n_eff(arm: _Arm, var: np.ndarray, confidence_level: float):
     return n_eff, labels
 
 
-def _superpop(arm: _Arm, method: str, confidence_level: float, n_boot: int, rng):
+def _superpop(arm: _Arm, ci_method: str, confidence_level: float, n_resamples: int, rng):
     theta = arm.estimate
     var = arm.super_var()
     se = np.sqrt(var)
     K = arm.ks.size
     P = arm.P
-    if method == "cp-effective":
+    if ci_method == "cp-effective":
         n_eff, labels = _superpop_n_eff(arm, var, confidence_level)
         lo, hi = _cp_effective(theta, n_eff, confidence_level)
-    elif method == "wald":
+    elif ci_method == "wald":
         t = stdtrit(P - 1, 0.5 + confidence_level / 2)
         lo, hi = np.clip(theta - t * se, 0, 1), np.clip(theta + t * se, 0, 1)
         labels = ("wald (t, P-1 df)",) * K
     else:
-        boot = _bootstrap_prompts(arm, confidence_level, n_boot, rng)
+        boot = _bootstrap_prompts(arm, confidence_level, n_resamples, rng)
         lo, hi, labels = _bootstrap_or_fallback(boot, theta, float(P), confidence_level, "prompts")
     return se, lo, hi, labels
 
@@ -356,29 +355,30 @@ def _percentile(boot: np.ndarray, confidence_level: float):
     return lo, hi, degenerate
 
 
-def _bootstrap_prompts(arm: _Arm, confidence_level, n_boot, rng):
+def _bootstrap_prompts(arm: _Arm, confidence_level, n_resamples, rng):
     """Resample prompts with replacement; multinomial weights over distinct pairs."""
     probs = arm.weight / arm.P
-    w = rng.multinomial(arm.P, probs, size=n_boot) / arm.P  # (B, D)
+    w = rng.multinomial(arm.P, probs, size=n_resamples) / arm.P  # (B, D)
     boot = w @ arm.theta_d  # (B, K)
     return _percentile(boot, confidence_level)
 
 
-def _bootstrap_within(arm: _Arm, confidence_level, n_boot, rng):
+def _bootstrap_within(arm: _Arm, confidence_level, n_resamples, rng):
     """Resample each prompt's samples with replacement: c* ~ Binomial(n_i, c_i / n_i)."""
     K = arm.ks.size
-    boot = np.zeros((n_boot, K))
-    rows = np.arange(n_boot)[:, None]
+    boot = np.zeros((n_resamples, K))
+    rows = np.arange(n_resamples)[:, None]
     for d in range(arm.dn.size):
         n_d, c_d, w_d = int(arm.dn[d]), int(arm.dc[d]), int(arm.weight[d])
         if c_d == 0 or c_d == n_d:  # resamples of these prompts never change
             boot += w_d * arm.theta_d[d]
             continue
-        draws = rng.binomial(n_d, c_d / n_d, size=(n_boot, w_d))
+        draws = rng.binomial(n_d, c_d / n_d, size=(n_resamples, w_d))
         values, inv = np.unique(draws, return_inverse=True)
         table = leak_at_k_unbiased(n_d, values[:, None], arm.ks[None, :])  # (V, K)
-        flat = (rows * values.size + inv.reshape(n_boot, w_d)).reshape(-1)
-        hits = np.bincount(flat, minlength=n_boot * values.size).reshape(n_boot, values.size)
+        flat = (rows * values.size + inv.reshape(n_resamples, w_d)).reshape(-1)
+        hits = np.bincount(flat, minlength=n_resamples * values.size)
+        hits = hits.reshape(n_resamples, values.size)
         boot += hits @ table
     boot /= arm.P
     return _percentile(boot, confidence_level)
@@ -390,23 +390,23 @@ def arm_intervals(
     ks,
     *,
     population: str = "prompts",
-    method: str = "auto",
+    ci_method: str = "auto",
     confidence_level: float = 0.95,
-    n_boot: int = 2000,
+    n_resamples: int = 2000,
     rng=None,
 ) -> ArmEstimate:
     """Estimate leak@k and its interval for one arm from per-prompt counts (validated input)."""
     arm = _Arm(n, c, ks)
-    if method == "auto":
-        method = DEFAULT_METHOD[population]
-    if method == "cp-eb" and population != "prompts":
-        raise ValueError("method='cp-eb' is a fixed-prompt interval (population='prompts')")
-    if method == "bootstrap":
+    if ci_method == "auto":
+        ci_method = DEFAULT_METHOD[population]
+    if ci_method == "cp-eb" and population != "prompts":
+        raise ValueError("ci_method='cp-eb' is a fixed-prompt interval (population='prompts')")
+    if ci_method == "bootstrap":
         rng = np.random.default_rng(rng)
     if population == "prompts":
-        se, lo, hi, labels = _fixed(arm, method, confidence_level, n_boot, rng)
+        se, lo, hi, labels = _fixed(arm, ci_method, confidence_level, n_resamples, rng)
     else:
-        se, lo, hi, labels = _superpop(arm, method, confidence_level, n_boot, rng)
+        se, lo, hi, labels = _superpop(arm, ci_method, confidence_level, n_resamples, rng)
     # The point estimate always lies in its interval (guards against round-off at the edges).
     lo = np.minimum(lo, arm.estimate)
     hi = np.maximum(hi, arm.estimate)

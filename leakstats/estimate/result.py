@@ -33,8 +33,9 @@ class LeakAtKResult:
         Two-sided confidence level of the intervals.
     population : {"prompts", "superpopulation"}
         The estimand: the benchmark's fixed prompts, or the population they were drawn from.
-    method : str
-        The interval method asked for (``ci_method`` in the table says what was used per row).
+    ci_method : str
+        The interval construction asked for (the ``ci_method`` column says what was used per
+        row).
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -42,7 +43,7 @@ class LeakAtKResult:
     arms: tuple[str, ...]
     confidence_level: float
     population: str
-    method: str
+    ci_method: str
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table, one row per arm x k: arm columns, ``k``, then :data:`RESULT_COLUMNS`."""
@@ -72,7 +73,7 @@ class LeakAtKResult:
 
         head = (
             f"LeakAtKResult(population={self.population!r}, "
-            f"confidence_level={self.confidence_level:g}, method={self.method!r})"
+            f"confidence_level={self.confidence_level:g}, ci_method={self.ci_method!r})"
         )
         return head + "\n" + format_table(self.table, fmt="table")
 

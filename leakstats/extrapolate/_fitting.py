@@ -1,7 +1,7 @@
 """Argument checks and per-arm fitting behind :func:`leakstats.extrapolate`.
 
 This module holds the helpers that :mod:`leakstats.extrapolate.api` calls: the validation of
-the arguments (``_parse_methods``, also used by ``backtest``, and ``_extrapolate_iv``) and of
+the arguments (``_parse_families``, also used by ``backtest``, and ``_extrapolate_iv``) and of
 every arm's counts (``_check_arm``), the k grids of the curve and observed tables, the builder
 of the result frames (``_frame``), the seed drawn for the Bayesian sampler (``_child_seed``),
 and ``_arm_predictions``, which fits the requested laws to one arm and returns its five tables
@@ -20,11 +20,10 @@ import pandas as pd
 
 from leakstats.core.checks import check_choice, check_int, check_level, parse_k
 from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
+from leakstats.core.vocabulary import FAMILIES
 from leakstats.estimate.intervals import POPULATIONS, arm_intervals
 from leakstats.extrapolate import engine as eng
 
-#: Values of ``method=``; see :func:`leakstats.extrapolate`.
-METHODS = eng.METHODS
 #: Columns of :meth:`leakstats.extrapolate.api.ExtrapolationResult.selection`.
 SELECTION_COLUMNS = ("family", "n_params", "loglik", "aic", "delta_aic", "margin", "cv_loglik",
                      "selected", "bootstrap_share", "parameters")
@@ -33,35 +32,35 @@ FEW_LEAKING = 10
 
 
 # --------------------------------------------------------------------------- validation
-def _parse_methods(method) -> tuple[str, ...]:
-    values = [method] if isinstance(method, str) else method
+def _parse_families(family) -> tuple[str, ...]:
+    values = [family] if isinstance(family, str) else family
     if not isinstance(values, Iterable) or isinstance(values, dict):
         raise LeakstatsError(
-            f"method: expected a method name or a list of them, got {method!r}. "
-            f"Fix: pass one of {', '.join(map(repr, METHODS))}."
+            f"family: expected a family name or a list of them, got {family!r}. "
+            f"Fix: pass one of {', '.join(map(repr, FAMILIES))}."
         )
     out = []
     for v in values:
-        check_choice("method", v, METHODS)
+        check_choice("family", v, FAMILIES)
         if v not in out:
             out.append(v)
     if not out:
-        raise LeakstatsError("method: empty. Fix: pass e.g. method='auto'.")
+        raise LeakstatsError("family: empty. Fix: pass e.g. family='auto'.")
     return tuple(out)
 
 
-def _extrapolate_iv(k, method, confidence_level, population, n_boot, bayes_options):
+def _extrapolate_iv(k, family, confidence_level, population, n_resamples, bayes_options):
     ks = parse_k(k)
-    methods = _parse_methods(method)
+    families = _parse_families(family)
     level = check_level(confidence_level)
     check_choice("population", population, POPULATIONS)
-    n_boot = check_int("n_boot", n_boot, 50, 200)
+    n_resamples = check_int("n_resamples", n_resamples, 50, 200)
     if bayes_options is not None and not isinstance(bayes_options, dict):
         raise LeakstatsError(
             f"bayes_options: expected a dict of leakstats.fit_bayes arguments, got "
             f"{type(bayes_options).__name__}. Fix: e.g. bayes_options={{'draws': 500}}."
         )
-    return ks, methods, level, n_boot, dict(bayes_options or {})
+    return ks, families, level, n_resamples, dict(bayes_options or {})
 
 
 def _check_arm(group: pd.DataFrame, label: str) -> None:
@@ -136,20 +135,20 @@ def _child_seed(generator: np.random.Generator) -> int:
     return int(generator.integers(2**31 - 1))
 
 
-def _arm_predictions(group, ks, methods, level, population, n_boot, bayes_options, generator):
+def _arm_predictions(group, ks, families, level, population, n_resamples, bayes_options, generator):
     """The five tables of one arm: predictions, asymptotes, curve, observed, selection."""
     from leakstats.laws import models as em
 
     n = group["n_samples"].to_numpy()
     c = group["n_leaked"].to_numpy()
     curve_ks = _curve_grid(ks, int(n.max()))
-    arm = eng.ArmData(n, c, ks, curve_ks, n_boot, generator)
+    arm = eng.ArmData(n, c, ks, curve_ks, n_resamples, generator)
     K = ks.size
     needed = [f for f in em.FAMILIES
-              if f in methods or ("auto" in methods and f in eng.AUTO_FAMILIES)]
+              if f in families or ("auto" in families and f in eng.AUTO_FAMILIES)]
     fits = eng.fit_mle(arm, needed, population) if needed else {}
     rows, asym_rows, curve_rows, selection = [], [], [], []
-    for name in methods:
+    for name in families:
         if name == "auto":
             cv = {f: em.cross_validated_loglik(em.FAMILIES[f], fits[f]["theta"], arm.pairs)
                   for f in eng.AUTO_FAMILIES}

@@ -5,8 +5,8 @@ of the per-prompt leak probabilities, and mostly by its left tail: a prompt with
 almost never leaks in n = 100 samples but leaks with probability 0.63 in k = 10,000. The data
 inform G only through the distribution of the counts, so every extrapolation rests on the
 *shape* assumed for G; :func:`extrapolate` makes that assumption explicit (the ``law``
-column), and its default (``method="auto"``) lets the data choose among several shapes and
-carries the uncertainty of that choice into the interval. :func:`backtest` checks any method
+column), and its default (``family="auto"``) lets the data choose among several shapes and
+carries the uncertainty of that choice into the interval. :func:`backtest` checks any family
 on your own data: fit on the first ``fit_n`` samples of every prompt, compare with the
 unbiased estimate on all samples. See docs/extrapolation.md.
 
@@ -24,23 +24,22 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.deprecation import renamed_arguments, renamed_attribute
 from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
+from leakstats.core.vocabulary import FAMILIES
 from leakstats.estimate.api import _arm_label
 from leakstats.estimate.intervals import POPULATIONS
 from leakstats.estimate.result import RESULT_COLUMNS
-from leakstats.extrapolate import engine as eng
 from leakstats.extrapolate._fitting import (
     SELECTION_COLUMNS,
     _arm_predictions,
     _check_arm,
     _extrapolate_iv,
-    _parse_methods,
+    _parse_families,
 )
 
-__all__ = ["BacktestResult", "ExtrapolationResult", "METHODS", "backtest", "extrapolate"]
+__all__ = ["BacktestResult", "ExtrapolationResult", "FAMILIES", "backtest", "extrapolate"]
 
-#: Values of ``method=``; see :func:`extrapolate`.
-METHODS = eng.METHODS
 
 
 # --------------------------------------------------------------------------- results
@@ -52,9 +51,9 @@ class ExtrapolationResult:
     ----------
     arms : tuple of str
         The arm columns.
-    methods : tuple of str
-        The methods run, in the order asked (the ``law`` column).
-    confidence_level, population, n_boot
+    families : tuple of str
+        The families run, in the order asked (the ``law`` column).
+    confidence_level, population, n_resamples
         The settings the numbers were computed with.
     """
 
@@ -65,10 +64,13 @@ class ExtrapolationResult:
     selection_table: pd.DataFrame = field(repr=False)
     counts_table: pd.DataFrame = field(repr=False)
     arms: tuple[str, ...]
-    methods: tuple[str, ...]
+    families: tuple[str, ...]
     confidence_level: float
     population: str
-    n_boot: int
+    n_resamples: int
+
+    methods = renamed_attribute("methods", "families")
+    n_boot = renamed_attribute("n_boot", "n_resamples")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per arm x law x k: arm columns, ``law``, ``k``, then the columns of
@@ -110,7 +112,7 @@ class ExtrapolationResult:
 
         head = (
             f"ExtrapolationResult(population={self.population!r}, "
-            f"confidence_level={self.confidence_level:g}, methods={list(self.methods)!r})"
+            f"confidence_level={self.confidence_level:g}, families={list(self.families)!r})"
         )
         text = head + "\n" + format_table(self.table, fmt="table")
         picked = self.selection_table
@@ -133,10 +135,12 @@ class BacktestResult:
 
     table: pd.DataFrame = field(repr=False)
     arms: tuple[str, ...]
-    methods: tuple[str, ...]
+    families: tuple[str, ...]
     fit_n: int
     confidence_level: float
     population: str
+
+    methods = renamed_attribute("methods", "families")
 
     def to_frame(self) -> pd.DataFrame:
         """Arm columns, ``law``, ``k``, ``repeat``, ``fit_n``, the prediction (``estimate``,
@@ -172,15 +176,16 @@ class BacktestResult:
 
 
 # --------------------------------------------------------------------------- the function
+@renamed_arguments(method="family", n_boot="n_resamples")
 def extrapolate(
     data,
     k=(1000, 10_000),
     *,
-    method="auto",
+    family="auto",
     confidence_level: float = 0.95,
     population: str = "prompts",
     by=None,
-    n_boot: int = 200,
+    n_resamples: int = 200,
     bayes_options: dict | None = None,
     rng=None,
 ) -> ExtrapolationResult:
@@ -194,7 +199,7 @@ def extrapolate(
     k : int or sequence of int
         The k values to predict (any positive integers; k <= n gives the model's fit of the
         observed curve).
-    method : str or sequence of str, default "auto"
+    family : str or sequence of str, default "auto"
         ``"auto"``: the point estimate is the beta law's unless another of ``zi-beta``,
         ``beta-mix``, ``logit-normal`` and ``zi-logit-normal`` has an AIC lower by more than
         its margin (12, 6, 6, 16: on a near tie the reference law is kept), and the interval is
@@ -209,7 +214,7 @@ def extrapolate(
         Baselines: ``"power-law"``, -log(1 - leak@k) = a k^b fitted to the observed curve (the
         form named in the issue), and ``"power-law-neglog"``, -log(leak@k) = a k^(-b) (the
         form of Schaeffer et al. 2025); intervals by percentile prompt bootstrap. A list runs
-        several methods side by side.
+        several families side by side.
     confidence_level : float, default 0.95
         Two-sided level of the intervals.
     population : {"prompts", "superpopulation"}
@@ -217,10 +222,10 @@ def extrapolate(
         counts under the fitted law); ``"superpopulation"``: of the population of prompts.
     by : str or list of str, optional
         Arm columns (as in :func:`leakstats.leak_at_k`).
-    n_boot : int, default 200
+    n_resamples : int, default 200
         Bootstrap resamples (each refits the law).
     bayes_options : dict, optional
-        Extra arguments of :func:`leakstats.fit_bayes` for ``method="bayes"`` (e.g. draws).
+        Extra arguments of :func:`leakstats.fit_bayes` for ``family="bayes"`` (e.g. draws).
     rng : None, int or numpy.random.Generator
         Seed of the bootstrap (and of the Bayesian sampler).
 
@@ -246,7 +251,7 @@ def extrapolate(
     >>> p = np.where(rng.random(300) < 0.6, 0.0, rng.beta(0.4, 20, 300))
     >>> counts = pd.DataFrame({"prompt_id": range(300), "n_samples": 100,
     ...                        "n_leaked": rng.binomial(100, p)})
-    >>> res = leakstats.extrapolate(counts, k=[1000, 10_000], n_boot=50, rng=1)
+    >>> res = leakstats.extrapolate(counts, k=[1000, 10_000], n_resamples=50, rng=1)
     >>> frame = res.to_frame()
     >>> frame[["law", "k"]].values.tolist()
     [['auto', 1000], ['auto', 10000]]
@@ -255,8 +260,8 @@ def extrapolate(
     """
     from leakstats.records.api import as_counts
 
-    ks, methods, level, n_boot, bayes_options = _extrapolate_iv(
-        k, method, confidence_level, population, n_boot, bayes_options
+    ks, families, level, n_resamples, bayes_options = _extrapolate_iv(
+        k, family, confidence_level, population, n_resamples, bayes_options
     )
     counts, arms = as_counts(data, by=by)
     generator = np.random.default_rng(rng)
@@ -267,7 +272,7 @@ def extrapolate(
     frames, asym_frames, curve_frames, observed_frames, selection_frames = [], [], [], [], []
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        parts = _arm_predictions(group, ks, methods, level, population, n_boot,
+        parts = _arm_predictions(group, ks, families, level, population, n_resamples,
                                  bayes_options, generator)
         for frame_list, frame in zip(
             (frames, asym_frames, curve_frames, observed_frames, selection_frames),
@@ -294,10 +299,10 @@ def extrapolate(
         selection_table=assemble(selection_frames, selection_cols),
         counts_table=counts,
         arms=tuple(arms),
-        methods=methods,
+        families=families,
         confidence_level=level,
         population=population,
-        n_boot=n_boot,
+        n_resamples=n_resamples,
     )
 
 
@@ -326,22 +331,23 @@ def _fit_subsample(data, counts, arms, fit_n, repeat, generator):
     return counts.assign(n_samples=fit_n, n_leaked=draw), "random subsample"
 
 
+@renamed_arguments(method="family", n_boot="n_resamples")
 def backtest(
     data,
     fit_n: int,
     k=None,
     *,
-    method=("auto", "zi-beta", "beta", "power-law", "power-law-neglog"),
+    family=("auto", "zi-beta", "beta", "power-law", "power-law-neglog"),
     confidence_level: float = 0.95,
     population: str = "prompts",
     by=None,
     repeats: int = 1,
-    n_boot: int = 200,
+    n_resamples: int = 200,
     rng=None,
 ) -> BacktestResult:
     """Validate extrapolation on your own data: fit on ``fit_n`` samples, predict the rest.
 
-    Every method is fitted on the first ``fit_n`` samples of every prompt (records, in
+    Every family is fitted on the first ``fit_n`` samples of every prompt (records, in
     ``sample_id`` order when present, else row order; with counts, or for repeats after the
     first, a random subset of ``fit_n`` samples, drawn hypergeometrically) and its prediction
     of leak@k for k > fit_n is compared with the unbiased estimate on all n samples
@@ -357,10 +363,10 @@ def backtest(
     k : int or sequence of int, optional
         k values to compare, each at most the smallest ``n_samples`` of its arm. Default: a
         log-spaced grid between 2 fit_n and the smallest n.
-    method, confidence_level, population, by, n_boot, rng
+    family, confidence_level, population, by, n_resamples, rng
         As in :func:`extrapolate`.
     repeats : int, default 1
-        Independent subsamples to fit on (each a full run of every method).
+        Independent subsamples to fit on (each a full run of every family).
 
     Returns
     -------
@@ -374,8 +380,8 @@ def backtest(
     >>> p = np.where(rng.random(300) < 0.5, 0.0, rng.beta(0.5, 30, 300))
     >>> counts = pd.DataFrame({"prompt_id": range(300), "n_samples": 200,
     ...                        "n_leaked": rng.binomial(200, p)})
-    >>> bt = leakstats.backtest(counts, fit_n=20, k=[100, 200], method=["beta", "power-law"],
-    ...                         n_boot=50, rng=0)
+    >>> bt = leakstats.backtest(counts, fit_n=20, k=[100, 200], family=["beta", "power-law"],
+    ...                         n_resamples=50, rng=0)
     >>> bt.summary()[["law", "k"]].values.tolist()
     [['beta', 100], ['beta', 200], ['power-law', 100], ['power-law', 200]]
     """
@@ -384,7 +390,7 @@ def backtest(
 
     fit_n = check_int("fit_n", fit_n, 2, 20)
     repeats = check_int("repeats", repeats, 1, 5)
-    methods = _parse_methods(method)
+    families = _parse_families(family)
     level = check_level(confidence_level)
     check_choice("population", population, POPULATIONS)
     counts, arms = as_counts(data, by=by)
@@ -417,8 +423,8 @@ def backtest(
         groups = sub.groupby(arms, sort=False, dropna=False) if arms else [((), sub)]
         for key, group in groups:
             try:
-                res = extrapolate(group, k=ks, method=methods, confidence_level=level,
-                                  population=population, by=arms, n_boot=n_boot,
+                res = extrapolate(group, k=ks, family=families, confidence_level=level,
+                                  population=population, by=arms, n_resamples=n_resamples,
                                   rng=generator)
             except LeakstatsError as exc:  # e.g. no leak in the first fit_n samples
                 warnings.warn(
@@ -441,6 +447,6 @@ def backtest(
     table["error"] = table["estimate"] - table["reference"]
     table["covered"] = (table["ci_low"] <= table["reference"]) & (
         table["reference"] <= table["ci_high"])
-    return BacktestResult(table=table, arms=tuple(arms), methods=methods, fit_n=fit_n,
+    return BacktestResult(table=table, arms=tuple(arms), families=families, fit_n=fit_n,
                           confidence_level=level, population=population)
 

@@ -39,7 +39,7 @@ from leakstats.core.errors import LeakstatsError
 from leakstats.estimate.kernels import distinct_pairs, leak_at_k_unbiased
 from leakstats.laws import models as em
 
-#: Families among which ``method="auto"`` selects (per bootstrap resample).
+#: Families among which ``family="auto"`` selects (per bootstrap resample).
 AUTO_FAMILIES = ("beta", "zi-beta", "beta-mix", "logit-normal", "zi-logit-normal")
 #: AIC margin by which a law must beat the beta law to be the point estimate of ``auto``:
 #: 6 for the logit-normal law (as many parameters: a likelihood ratio of e^3), 12 for the
@@ -53,7 +53,7 @@ AUTO_RULES = (("beta-first", "aic"), ("aic", "aic"), ("bic", "bic"),
               ("aic-parsimony-4", "aic-parsimony-4"), ("aic-weights", "aic-weights"),
               ("bic-weights", "bic-weights"), ("aic-bagged", "aic"),
               ("beta-first", "beta-first"))
-#: The rule ``method="auto"`` uses (docs/extrapolation.md, section 5, says why).
+#: The rule ``family="auto"`` uses (docs/extrapolation.md, section 5, says why).
 AUTO_RULE = ("beta-first", "aic")
 #: Maximum-likelihood families offered as methods.
 MLE_METHODS = tuple(em.FAMILIES)
@@ -120,7 +120,7 @@ def _interval(point, mean, var, level):
 class ArmData:
     """Distinct pairs, bootstrap weights and k grids of one arm."""
 
-    def __init__(self, n, c, ks, curve_ks, n_boot, rng):
+    def __init__(self, n, c, ks, curve_ks, n_resamples, rng):
         self.n = np.asarray(n, dtype=np.int64)
         self.c = np.asarray(c, dtype=np.int64)
         dn, dc, inverse = distinct_pairs(self.n, self.c)
@@ -131,8 +131,8 @@ class ArmData:
         self.curve_ks = np.asarray(curve_ks, dtype=float)
         #: every k predicted: requested, curve, and the asymptote (last)
         self.all_ks = np.concatenate([self.ks, self.curve_ks, [np.inf]])
-        self.n_boot = n_boot
-        self.boot_weight = rng.multinomial(self.P, weight / self.P, size=n_boot).astype(float)
+        self.n_resamples = n_resamples
+        self.boot_weight = rng.multinomial(self.P, weight / self.P, size=n_resamples).astype(float)
 
 
 def fit_mle(arm: ArmData, names, population: str):
@@ -182,7 +182,7 @@ def family_prediction(arm: ArmData, name: str, fit: dict, level: float, populati
     est, se, lo, hi = _interval(fit["point"], mean, var, level)
     what = "fixed-prompt posterior spread included; " if population == "prompts" else ""
     label = (
-        f"{family.label} MLE; prompt bootstrap (B={arm.n_boot}), refitted; {what}"
+        f"{family.label} MLE; prompt bootstrap (B={arm.n_resamples}), refitted; {what}"
         "equal-tailed"
     )
     asym = (est[-1], se[-1], lo[-1], hi[-1], f"{label}; asymptote: {_asymptote_label(name)}")
@@ -234,7 +234,7 @@ def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv:
     chosen = int(np.argmax(weight))
     boot_w = auto_weights(np.stack([fits[n]["boot_loglik"] for n in names]), names, arm.P,
                           boot_rule)  # (F, B)
-    mean = np.zeros((arm.n_boot, arm.all_ks.size))
+    mean = np.zeros((arm.n_resamples, arm.all_ks.size))
     second = np.zeros_like(mean)
     within = np.zeros_like(mean)
     for i, name in enumerate(names):
@@ -254,7 +254,7 @@ def auto_prediction(arm: ArmData, fits: dict, level: float, population: str, cv:
     est, se, lo, hi = _interval(point, mean, var, level)
     share = boot_w.mean(axis=1)
     label = (f"auto: {_rule_label(point_rule, names[chosen])}; interval: prompt bootstrap "
-             f"(B={arm.n_boot}) with {_rule_label(boot_rule, None)} among "
+             f"(B={arm.n_resamples}) with {_rule_label(boot_rule, None)} among "
              f"{', '.join(names)} in every resample (Buckland et al. 1997)")
     n_params = np.array([em.FAMILIES[n].n_params for n in names])
     aic = -2 * ll + 2 * n_params
@@ -335,9 +335,9 @@ def power_law_prediction(arm: ArmData, form: str, level: float):
     a, b = _power_fit(curve, grid, form)
     if not np.isfinite(a[0]):
         raise LeakstatsError(
-            f"method={form!r}: the observed leak@k is 0 or 1 at all but at most one k in "
+            f"family={form!r}: the observed leak@k is 0 or 1 at all but at most one k in "
             f"1..{n_min}, so no power law can be fitted. Fix: use a model-based method "
-            "(method='auto')."
+            "(family='auto')."
         )
     ks = arm.all_ks[:-1]
     point = _power_predict(a, b, ks, form)[0]
@@ -348,7 +348,7 @@ def power_law_prediction(arm: ArmData, form: str, level: float):
     est, se, lo, hi = _interval(point, boot, np.zeros_like(boot), level)
     label = (
         f"power law {POWER_LAWS[form]} (OLS on the observed leak@k, k = 1..{n_min}); "
-        f"percentile prompt bootstrap (B={arm.n_boot})"
+        f"percentile prompt bootstrap (B={arm.n_resamples})"
     )
     return Prediction(est, se, lo, hi, label)
 

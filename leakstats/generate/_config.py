@@ -38,6 +38,8 @@ class DecodingConfig:
     min_p : float, default 0.0
         Drop tokens less likely than ``min_p`` times the most likely one; 0.0 is off.
 
+    Notes
+    -----
     The warpers apply in the order of transformers (and vLLM): temperature, top-k, top-p,
     min-p. "Off" values are stored as 0 / 0.0 / 1.0, never as missing values, because the
     analysis layer requires arm columns without missing values.

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leakstats.core.errors import MissingDependencyError
+
 
 def error_bars(est, low, high) -> list:
     """Error-bar lengths for ``errorbar(xerr=...)``, never negative: an exact posterior mean
@@ -23,7 +25,7 @@ def _import_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise MissingDependencyError(
             "plotting needs matplotlib, which is not installed. Fix: pip install "
             "'leakstats[plot]' (or pip install matplotlib)."
         ) from exc

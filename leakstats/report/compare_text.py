@@ -20,7 +20,7 @@ _TEST_TEXT = {
     "mover": "MOVER of the fixed-prompt cp-eb intervals, dual test",
     "permutation": "within-prompt permutation test",
     "paired-bootstrap": "paired bootstrap over prompts",
-    "glmm": "prompt-clustered GEE (leak@1)",
+    "gee": "prompt-clustered GEE (leak@1)",
     "bayes": "paired Bayesian model",
 }
 

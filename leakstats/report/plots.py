@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import InputNotFoundError, LeakstatsError, OutputExistsError
 from leakstats.estimate.result import LeakAtKResult
 from leakstats.report._expect import expect
 from leakstats.report._plot_common import (
@@ -223,12 +223,12 @@ def save_figure(
     target = Path(path).expanduser()
     fmt = image_format(target, fig.canvas.get_supported_filetypes())
     if not target.parent.is_dir():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"cannot save the figure to '{target}': the folder '{target.parent}' does not "
             f"exist. Fix: create it first, or choose another path."
         )
     if target.exists() and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"'{target}' already exists; leakstats does not overwrite files unless asked. "
             f"Fix: pass overwrite=True (--overwrite on the command line), or choose another "
             f"path."
@@ -238,7 +238,7 @@ def save_figure(
         with open(target, mode) as handle:
             fig.savefig(handle, format=fmt, bbox_inches="tight")
     except FileExistsError:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"'{target}' already exists (created while saving). Fix: pass overwrite=True, or "
             f"choose another path."
         ) from None

@@ -83,8 +83,8 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     >>> p = np.where(rng.random(200) < 0.5, 0.0, rng.beta(0.5, 20, 200))
     >>> counts = pd.DataFrame({"prompt_id": range(200), "n_samples": 50,
     ...                        "n_leaked": rng.binomial(50, p)})
-    >>> res = leakstats.extrapolate(counts, k=[1000], method=["zi-beta", "power-law"],
-    ...                             n_boot=50, rng=0)
+    >>> res = leakstats.extrapolate(counts, k=[1000], family=["zi-beta", "power-law"],
+    ...                             n_resamples=50, rng=0)
     >>> plot_extrapolation(res).get_xscale()
     'log'
     """
@@ -109,7 +109,7 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     ax.plot(k_obs, observed["estimate"].to_numpy(dtype=float), color="black", marker="o",
             markersize=3, label="observed (unbiased)")
     dashed = False
-    for model in result.methods:
+    for model in result.families:
         c = curve[curve["law"] == model].sort_values("k")
         k = c["k"].to_numpy(dtype=float)
         (line,) = ax.plot(k, c["estimate"].to_numpy(dtype=float), label=_plain(model))
@@ -166,7 +166,7 @@ def plot_backtest(result: Any, ax: Axes | None = None) -> Axes:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5.2, 5.0))
-    models = list(result.methods)
+    models = list(result.families)
     offsets = np.linspace(-0.006, 0.006, len(models)) if len(models) > 1 else [0.0]
     for model, off in zip(models, offsets, strict=True):
         t = table[table["law"] == model]

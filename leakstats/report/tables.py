@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.errors import LeakstatsError
+from leakstats.core.vocabulary import TABLE_FORMATS
 
 __all__ = ["FORMATS", "REQUIRED_COLUMNS", "format_table"]
 
 #: Output formats of :func:`format_table`.
-FORMATS = ("table", "csv", "json", "latex", "markdown")
+FORMATS = TABLE_FORMATS
 
 #: Columns a table must have to be formatted.
 REQUIRED_COLUMNS = ("k", "estimate", "ci_low", "ci_high")

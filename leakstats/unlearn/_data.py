@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, InputNotFoundError, LeakstatsError
 
 __all__ = ["METHODS", "FACT_COLUMNS", "TrainConfig", "load_facts", "select_facts"]
 
@@ -239,7 +239,7 @@ def load_facts(facts: str | os.PathLike | pd.DataFrame | None = None) -> pd.Data
     elif isinstance(facts, str | os.PathLike):
         path = Path(facts).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"argument 'facts': no such file '{path}'. Fix: check the path, or pass None "
                 f"for the shipped fictitious facts."
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError, OutputExistsError
 from leakstats.core.files import write_json
 from leakstats.unlearn._data import (
     _check_config,
@@ -133,10 +133,10 @@ def _prepare_out(out: Path, identity: dict, overwrite: bool) -> None:
     from leakstats.unlearn._train import StageMismatchError, _differences
 
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
+        raise OutputExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
     if out.exists() and any(out.iterdir()):
         if not (out / RULE_JSON).is_file():
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"argument 'out': '{out}' is a non-empty folder without {RULE_JSON}: not a "
                 f"RULE run folder; leakstats never writes into or deletes such a folder. Fix: "
                 f"choose a new or empty folder."

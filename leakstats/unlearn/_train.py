@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import InputNotFoundError, LeakstatsError, OutputExistsError
 from leakstats.unlearn._data import (
     METHODS,
     TrainConfig,
@@ -58,7 +58,7 @@ def _base_identity(model) -> dict:
     if folder.is_dir():
         sha = _weights_sha256(folder)
         if sha is None:
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"argument 'model': '{folder}' holds no weights (*.safetensors or *.bin). Fix: "
                 f"pass a folder written by save_pretrained (or by finetune/unlearn)."
             )
@@ -94,12 +94,12 @@ def _cached(out: Path, identity: dict, overwrite: bool) -> Path | None:
     Raises when ``out`` holds another stage (unless ``overwrite``) or foreign files.
     """
     if out.exists() and not out.is_dir():
-        raise FileExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
+        raise OutputExistsError(f"argument 'out': '{out}' is a file. Fix: pass a folder.")
     if not out.exists() or not any(out.iterdir()):
         return None
     info = read_stage(out)
     if info is None:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"argument 'out': '{out}' is a non-empty folder without {TRAIN_JSON}: not a "
             f"leakstats model folder, and leakstats never writes into or deletes such a "
             f"folder (not even with overwrite=True). Fix: choose a new or empty folder."

@@ -73,6 +73,35 @@ def test_remote_asset_check_catches_a_cdn(tmp_path: Path):
         test_site_loads_nothing_from_the_network(tmp_path)
 
 
+# --------------------------------------------------------------------------- the API reference
+
+
+def test_api_page_is_up_to_date():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_reference"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_api_reference_lists_every_public_name_with_its_signature(site: Path):
+    import html
+
+    import leakstats
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", (site / "api.html").read_text("utf-8")))
+    missing, unsigned = [], []
+    for name in leakstats.__all__:
+        if name not in text:
+            missing.append(name)
+            continue
+        value = getattr(leakstats, name)
+        if inspect.isfunction(value):
+            first = next(iter(inspect.signature(value).parameters), None)
+            if not re.search(rf"\b{name}\(\s*{first or ''}", text):
+                unsigned.append(name)
+    assert not missing, f"public names missing from the API reference: {missing}"
+    assert not unsigned, f"functions shown without their signature: {unsigned}"
+
+
 # --------------------------------------------------------------------------- the quick start
 
 

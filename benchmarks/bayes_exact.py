@@ -139,7 +139,7 @@ def check() -> None:
             q = [0.05, 0.5, 0.95]
             print(f"  {name}: NUTS {np.round(np.quantile(nuts, q), 3)} "
                   f"quadrature {np.round(np.quantile(quad, q), 3)}")
-        d_nuts = fit.leak_draws(ks)
+        d_nuts = fit.leak_draws(ks, arm=0)
         d_quad = bm.fixed_prompt_draws(vals, np.full(vals.size, n), w, a, b, z, ks, rng)
         for j, k in enumerate(ks):
             q = [0.025, 0.5, 0.975]

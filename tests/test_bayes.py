@@ -123,13 +123,108 @@ def test_prompt_forest(fitted, tmp_path):
 
 def test_diagnostics_loo_ppc(fitted):
     diag = fitted.diagnostics()
-    assert set(diag["parameter"]) == {"mu", "kappa", "pi0"}
-    assert (diag["r_hat"] < 1.1).all()
+    params = diag[diag["parameter"] != "divergent transitions"]
+    assert set(params["parameter"]) == {"mu", "kappa", "pi0"}
+    assert (params["r_hat"] < 1.1).all()
     loo = fitted.loo()
     assert np.isfinite(loo["elpd_loo"]) and loo["se"] > 0
     ppc = fitted.ppc(draws=50)
     assert set(ppc["statistic"]) >= {"share with no leak", "mean c/n"}
     assert ppc["p_value"].between(0, 1).all()
+
+
+def test_diagnostics_count_divergences_once_for_the_run(fitted):
+    diag = fitted.diagnostics()
+    params = diag[diag["parameter"] != "divergent transitions"]
+    assert len(params) == 2 * 3  # arms x parameters
+    assert set(params["arm"]) == {"method='a'", "method='b'"}
+    assert params["divergences"].isna().all()  # no per-arm counts: one NUTS run for all arms
+    last = diag.iloc[-1]
+    assert (last["arm"], last["parameter"]) == ("all arms", "divergent transitions")
+    assert int(diag["divergences"].sum()) == int(fitted.idata_.sample_stats["diverging"].sum())
+    doc = " ".join(type(fitted).diagnostics.__doc__.split())
+    assert "counted once, for the run" in doc
+    assert "divergences per arm" not in doc and "per arm" not in doc.split("divergent")[-1]
+
+
+def test_convergence_warning_names_each_problem_once(fitted, monkeypatch):
+    table = pd.DataFrame({
+        "arm": ["method='a'", "method='b'", "all arms"],
+        "parameter": ["mu", "mu", "divergent transitions"],
+        "r_hat": [1.2, 1.0, np.nan], "ess_bulk": [5000.0, 5000.0, np.nan],
+        "ess_tail": [5000.0, 5000.0, np.nan],
+        "divergences": pd.array([pd.NA, pd.NA, 3], dtype="Int64"),
+    })
+    monkeypatch.setattr(fitted, "diagnostics", lambda: table)
+    with pytest.warns(leakstats.ConvergenceWarning) as record:
+        fitted._warn_diagnostics()
+    text = str(record[0].message)
+    assert text.startswith("The posterior of the zi-beta-binomial model may be unreliable")
+    assert "R-hat of mu for method='a' is 1.200" in text and "method='b'" not in text
+    assert text.count("divergent transition") == 1 and "3 divergent transition(s)" in text
+
+
+def test_docstrings_state_the_priors_used():
+    from pathlib import Path
+
+    from leakstats.bayes import model, paired
+    from leakstats.bayes._paired_density import PairedDensity
+
+    pr = leakstats.Priors()
+    stated = [f"logit(mu) ~ Normal({pr.logit_mu[0]:g}, {pr.logit_mu[1]:g})",
+              f"log(kappa) ~ Normal({pr.log_kappa[0]:g}, {pr.log_kappa[1]:g})",
+              f"pi0 ~ Beta({pr.pi0[0]:g}, {pr.pi0[1]:g})"]
+    docs = (Path(__file__).parents[1] / "docs" / "bayes.md").read_text()
+    for text in (model.__doc__, leakstats.Priors.__doc__, docs):
+        flat = " ".join(text.split())
+        for line in stated:
+            assert line in flat, line
+    mean, sd = PairedDensity.PRIOR_ALPHA
+    flat = " ".join(paired.__doc__.split())
+    assert f"alpha_m ~ Normal({mean:g}, {sd:g})" in flat
+    assert f"sigma ~ HalfNormal({PairedDensity.PRIOR_SIGMA_SCALE:g})" in flat
+
+
+def test_leak_draws_shapes(fitted):
+    S = 2 * 1000  # chains x draws
+    every = fitted.leak_draws([1, 8, 500], arm=None)
+    assert every.shape == (S, 2, 3)
+    assert fitted.leak_draws([1, 8, 500], arm=1).shape == (S, 3)
+    np.testing.assert_array_equal(every[:, 1], fitted.leak_draws([1, 8, 500], arm=1))
+    sup = fitted.leak_draws([1, 8], population="superpopulation", arm=None)
+    assert sup.shape == (S, 2, 2)
+    with pytest.warns(FutureWarning, match="arm=0"):
+        old = fitted.leak_draws([1, 8, 500])
+    np.testing.assert_array_equal(old, every[:, 0])
+    with pytest.raises(LeakstatsError, match="arm: 2"):
+        fitted.leak_draws(1, arm=2)
+    frame = fitted.to_frame(k=[1, 8, 500])
+    np.testing.assert_allclose(frame["estimate"], every.mean(axis=0).ravel())
+
+
+@pytest.mark.filterwarnings("ignore::leakstats.bayes.model.ConvergenceWarning")
+def test_repeated_draws_are_identical_and_the_generator_does_not_advance(counts):
+    gen = np.random.default_rng(5)
+    state = gen.bit_generator.state
+    fit = leakstats.fit_bayes(counts, draws=100, tune=100, chains=1, rng=gen)
+    assert gen.bit_generator.state == state
+    pd.testing.assert_frame_equal(fit.to_frame(k=[1, 8, 500]), fit.to_frame(k=[1, 8, 500]))
+    pd.testing.assert_frame_equal(fit.prompt_posteriors(k=[8]), fit.prompt_posteriors(k=[8]))
+    pd.testing.assert_frame_equal(fit.ppc(draws=20), fit.ppc(draws=20))
+    assert gen.bit_generator.state == state
+    # rng=None: the seeds are fixed at fit, so the draws repeat too
+    free = leakstats.fit_bayes(counts, draws=100, tune=100, chains=1, rng=None)
+    np.testing.assert_array_equal(free.leak_draws([8], arm=None), free.leak_draws([8], arm=None))
+
+
+def test_child_seed_leaves_a_generator_alone():
+    from leakstats.bayes.model import _child_seed
+
+    gen = np.random.default_rng(1)
+    state = gen.bit_generator.state
+    assert _child_seed(gen, 2) == _child_seed(gen, 2) != _child_seed(gen, 3)
+    assert gen.bit_generator.state == state
+    assert _child_seed(7, 0) == _child_seed(7, 0)
 
 
 # These two tests check other behaviour with short chains: convergence warnings are expected.
@@ -231,6 +326,19 @@ def test_paired_model(paired_counts):
     assert probs.query("k == 1")["prob_a_greater"].sum() == pytest.approx(1.0)
     sup = model.to_frame(k=[1], population="superpopulation")
     assert sup["estimate"].between(0, 1).all()
+    # the shape convention of BetaBinomialModel.leak_draws
+    S = 2 * 500
+    every = model.leak_draws([1, 8])
+    assert every.shape == (S, 2, 2)
+    np.testing.assert_array_equal(model.leak_draws([1, 8], arm=1), every[:, 1])
+    assert model.leak_draws([1], population="superpopulation", arm=0).shape == (S, 1)
+    # the same output at every call
+    pd.testing.assert_frame_equal(model.to_frame(k=[1, 8]), frame)
+    pd.testing.assert_frame_equal(model.prob_greater(k=[1, 8]), probs)
+    diag = model.diagnostics()
+    assert list(diag["parameter"]) == ["alpha", "alpha", "sigma", "divergent transitions"]
+    assert list(diag["arm"])[2:] == ["all arms", "all arms"]
+    assert diag["divergences"].notna().sum() == 1
 
 
 def test_paired_model_bad_input(paired_counts):

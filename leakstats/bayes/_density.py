@@ -9,8 +9,8 @@ theta = (logit mu, log kappa[, logit pi0]); with a = mu kappa and b = (1 - mu) k
 
 where l is the log zero-inflated beta-binomial pmf. The gradient is analytic (digamma terms).
 Writing the density by hand (compiled by numba: :mod:`leakstats.bayes._kernel`), instead of
-as a PyTensor graph, leaves PyMC a graph of a few nodes to compile: a fit on a machine with an
-empty compilation cache no longer spends half a minute in the C compiler (docs/benchmarks.md).
+as a PyTensor graph, leaves PyMC a graph of a few nodes to compile instead of a few dozen C
+modules (compile times: docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Bayesian layer: hierarchical (zero-inflated) beta-binomial model of per-prompt leak rates.
 
-Model, per arm (see docs/bayes.md):
+Model, per arm, with the default priors (:class:`~leakstats.bayes._priors.Priors`; see
+docs/bayes.md):
 
     pi0              ~ Beta(1, 1)                  share of prompts that never leak (p = 0)
     logit(mu)        ~ Normal(-3, 2.5)             mean leak probability of the leaking prompts
-    log(kappa)       ~ Normal(1, 2.5)              concentration; a = mu kappa, b = (1 - mu) kappa
+    log(kappa)       ~ Normal(1, 5)                concentration; a = mu kappa, b = (1 - mu) kappa
     p_i              =  0 with probability pi0, else ~ Beta(a, b)
     c_i | p_i        ~ Binomial(n_i, p_i)
 
@@ -12,7 +13,8 @@ p_i is integrated out: the likelihood is evaluated once per distinct (arm, n, c)
 weighted by its multiplicity, so fitting costs the same for 1,000 or 100,000 prompts. Arms get
 independent parameters (an ``arm`` dimension) in one PyMC model and one NUTS run. Per-prompt
 posteriors and leak@k at any k, also far beyond n, follow in closed form per posterior draw
-(:mod:`leakstats.bayes._math`).
+(:mod:`leakstats.bayes._math`). What both Bayesian models share (``leak_draws`` and its shapes,
+``to_frame``, ``diagnostics``, seeds) is :class:`leakstats.bayes._base.BayesFit`.
 
 PyMC and ArviZ are imported only when a model is fitted.
 """
@@ -20,71 +22,32 @@ PyMC and ArviZ are imported only when a model is fitted.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from leakstats.bayes import _math as bm
+from leakstats.bayes._arm_data import _check_arm_data, _distinct_triples
+from leakstats.bayes._base import BayesFit, ConvergenceWarning, _label_text
 from leakstats.bayes._density import LogDensity
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
-from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, LeakstatsWarning
-from leakstats.estimate.result import RESULT_COLUMNS
+from leakstats.bayes._model_checks import _ppc, _weighted_loo
+from leakstats.bayes._priors import Priors
+from leakstats.bayes._sampling import NUTS_SAMPLERS, _import_pymc, run_nuts
+from leakstats.bayes._seeds import LEAK_DRAWS, PROMPT_DRAWS
+from leakstats.bayes._seeds import child_seed as _child_seed
+from leakstats.core.checks import check_int, check_level, parse_k
+from leakstats.core.errors import LeakstatsError
 
-NUTS_SAMPLERS = ("pymc", "numpyro", "nutpie", "blackjax")
+# importable from here as well as from their modules
+__all__ = ["NUTS_SAMPLERS", "BetaBinomialModel", "ConvergenceWarning", "Priors", "_child_seed",
+           "_distinct_triples", "_import_pymc", "_label_text", "compare_loo", "fit_bayes",
+           "run_nuts"]
 
-
-class ConvergenceWarning(LeakstatsWarning):
-    """The sampler's diagnostics (R-hat, ESS, divergences) are out of bounds."""
-
-
-@dataclass(frozen=True)
-class Priors:
-    """Weakly informative priors of the beta-binomial model (per arm).
-
-    ``logit_mu`` and ``log_kappa`` are (mean, sd) of normal priors on logit(mu) and log(kappa);
-    ``pi0`` is (alpha, beta) of a beta prior on the zero-inflation share.
-    The defaults put 95% prior mass on mu in [3.6e-4, 0.88] (rare to frequent leaks), kappa in
-    [1.5e-4, 4.9e4] (all-or-nothing to homogeneous prompts) and pi0 uniform. The log(kappa)
-    sd was 1.5, then 2.5, until 2026-11-29: with rare leaks the data say little about kappa,
-    those priors decided it, and the credible intervals of leak@k undercovered when the truth
-    had a large kappa (e.g. mu = 1e-3, kappa = 50; docs/bayes.md, "The model").
-    """
-
-    logit_mu: tuple[float, float] = (-3.0, 2.5)
-    log_kappa: tuple[float, float] = (1.0, 5.0)
-    pi0: tuple[float, float] = (1.0, 1.0)
-
-    def __post_init__(self):
-        for name in ("logit_mu", "log_kappa", "pi0"):
-            value = getattr(self, name)
-            ok = (
-                isinstance(value, tuple | list)
-                and len(value) == 2
-                and all(isinstance(v, numbers.Real) and math.isfinite(v) for v in value)
-                and value[1] > 0
-                and (name != "pi0" or value[0] > 0)
-            )
-            if not ok:
-                raise LeakstatsError(
-                    f"priors.{name}: {value!r} is not a pair of finite numbers with a positive "
-                    f"second entry{' and first entry' if name == 'pi0' else ''}. Fix: e.g. "
-                    f"Priors({name}={getattr(Priors, name)!r})."
-                )
+_ARM_UNSET = object()
 
 
-def _import_pymc():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # ArviZ's refactor notice
-        import arviz as az
-        import pymc as pm
-        import pytensor.tensor as pt
-    return pm, pt, az
-
-
-class BetaBinomialModel:
+class BetaBinomialModel(BayesFit):
     """Hierarchical (zero-inflated) beta-binomial model of per-prompt leak probabilities.
 
     Parameters
@@ -100,15 +63,15 @@ class BetaBinomialModel:
         NUTS target acceptance rate (high, because pi0 and the beta's left tail trade off).
     nuts_sampler : {"pymc", "numpyro", "nutpie", "blackjax"}
         NUTS implementation, passed to :func:`pymc.sample`; the last three need their packages.
-        PyMC's own is the default: on the 2-core benchmark machine it fitted in half the time
-        of NumPyro's (docs/benchmarks.md).
     rng : None, int or numpy.random.Generator
-        Seed for the sampler and for the posterior simulations.
+        Seed of the sampler and of the posterior simulations, fixed at :meth:`fit`; a
+        Generator is read through a copy and does not advance.
 
     Attributes (after :meth:`fit`)
     ------------------------------
     idata_ : arviz.InferenceData
-        Posterior of ``mu``, ``kappa``, ``pi0`` (and ``a``, ``b``) with an ``arm`` dimension.
+        Posterior of ``mu``, ``kappa``, ``pi0`` (and ``a``, ``b``, ``logit_mu``,
+        ``log_kappa``) with an ``arm`` dimension.
     counts_ : pandas.DataFrame
         The validated counts the model was fitted to.
     arms_ : list of str
@@ -143,15 +106,14 @@ class BetaBinomialModel:
             )
         self.zero_inflated = zero_inflated
         self.priors = priors or Priors()
-        self.draws = check_int("draws", draws, 10)
-        self.tune = check_int("tune", tune, 10)
-        self.chains = check_int("chains", chains, 1)
-        if not (isinstance(target_accept, numbers.Real) and 0.5 <= target_accept < 1):
-            raise LeakstatsError(f"target_accept: {target_accept!r} is not in [0.5, 1). "
-                                 "Fix: e.g. target_accept=0.95.")
-        self.target_accept = float(target_accept)
-        self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
-        self.rng = rng
+        self._DIAGNOSED = ("mu", "kappa", "pi0") if zero_inflated else ("mu", "kappa")
+        self._set_nuts(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
+                       nuts_sampler=nuts_sampler, rng=rng)
+
+    @property
+    def model_name(self) -> str:
+        """``"zi-beta-binomial"`` or ``"beta-binomial"`` (``zero_inflated=False``)."""
+        return "zi-beta-binomial" if self.zero_inflated else "beta-binomial"
 
     # ------------------------------------------------------------------ fitting
     def fit(self, data, *, by=None) -> BetaBinomialModel:
@@ -162,17 +124,15 @@ class BetaBinomialModel:
         pairs, labels, prompt_pair = _distinct_triples(counts, arms)
         for arm_index, label in enumerate(labels):
             _check_arm_data(counts[prompt_pair["arm"] == arm_index], label)
-        self.counts_ = counts
-        self.arms_ = arms
-        self.arm_labels_ = labels
+        self._start_fit(counts, arms, labels, prompt_pair["arm"].to_numpy())
         self._pairs = pairs
         self._prompt_pair = prompt_pair
         self.idata_ = self._sample(pairs, len(labels))
-        self._generator = np.random.default_rng(_child_seed(self.rng, 1))
         self._warn_diagnostics()
         return self
 
     def _build(self, pairs: pd.DataFrame, n_arms: int):
+        """The model as a PyMC graph (what the JAX and numba samplers get)."""
         pm, pt, _ = _import_pymc()
         pr = self.priors
         coords = {"arm": [str(x) for x in range(n_arms)]}
@@ -204,9 +164,8 @@ class BetaBinomialModel:
         return model
 
     def _sample(self, pairs: pd.DataFrame, n_arms: int):
-        seed = _child_seed(self.rng, 0)
-        options = dict(draws=self.draws, tune=self.tune, chains=self.chains,
-                       target_accept=self.target_accept, seed=seed, sampler=self.nuts_sampler)
+        """NUTS, then ``mu``, ``kappa``, ``a``, ``b`` (and ``pi0 = 0`` if not zero-inflated)."""
+        options = dict(self._nuts_options(), sampler=self.nuts_sampler)
         if self.nuts_sampler == "pymc":
             idata = self._sample_density(pairs, n_arms, options)
         else:  # JAX/numba samplers need the model as a PyTensor graph
@@ -226,9 +185,8 @@ class BetaBinomialModel:
         """NUTS on the hand-written density (:mod:`leakstats.bayes._density`).
 
         The same model as :meth:`_build`, with the log density and its gradient compiled by
-        numba: PyMC compiles a graph of a few nodes instead of a few dozen C modules, which took
-        most of a first fit's time on a machine with an empty compilation cache. Chains start at the
-        posterior mode (plus PyMC's usual jitter), which keeps warm-up short for large data.
+        numba: PyMC compiles a graph of a few nodes instead of a few dozen C modules. Chains
+        start at the posterior mode (plus PyMC's usual jitter).
         """
         pm, _, _ = _import_pymc()
         from leakstats.bayes._density_op import DensityOp
@@ -251,10 +209,6 @@ class BetaBinomialModel:
         return idata
 
     # ------------------------------------------------------------------ posterior access
-    def _check_fitted(self):
-        if not hasattr(self, "idata_"):
-            raise LeakstatsError("This model is not fitted yet: call fit(data) first.")
-
     def _hyper(self, arm_index: int):
         """Flattened posterior draws (a, b, pi0) of one arm, each of shape (S,)."""
         post = self.idata_.posterior
@@ -265,73 +219,49 @@ class BetaBinomialModel:
         return tuple(out)
 
     def _arm_pairs(self, arm_index: int) -> pd.DataFrame:
+        """The distinct (n, c) pairs of one arm with their multiplicities ``w``."""
         return self._pairs[self._pairs["arm"] == arm_index]
 
-    def leak_draws(self, k, *, population: str = "prompts", arm: int = 0) -> np.ndarray:
-        """Posterior draws of benchmark leak@k for one arm (index into ``arm_labels_``).
+    def leak_draws(self, k, *, population: str = "prompts", arm=_ARM_UNSET) -> np.ndarray:
+        """Posterior draws of leak@k: (S, A, K) with ``arm=None``, (S, K) with ``arm=i``.
 
-        Returns an array of shape (draws x chains, len(k)).
+        See :meth:`leakstats.bayes._base.BayesFit.leak_draws`. Without ``arm`` this model
+        returns arm 0, shape (S, K), and warns (FutureWarning): pass ``arm=0`` for that, or
+        ``arm=None`` for every arm, the default of :class:`~leakstats.PairedLogitModel`.
         """
-        self._check_fitted()
-        ks = parse_k(k)
-        check_choice("population", population, ("prompts", "superpopulation"))
-        a, b, pi0 = self._hyper(arm)
-        if population == "superpopulation":
-            return bm.population_leak(a[:, None], b[:, None], pi0[:, None], ks[None, :])
-        pairs = self._arm_pairs(arm)
-        rng = np.random.default_rng(_child_seed(self.rng, 2 + arm))
-        return bm.fixed_prompt_draws(
-            pairs["c"].to_numpy(), pairs["n"].to_numpy(), pairs["w"].to_numpy(), a, b, pi0,
-            ks, rng,
-        )
+        if arm is _ARM_UNSET:
+            warnings.warn(
+                "BetaBinomialModel.leak_draws(k) without arm returns arm 0, shape (S, K); it "
+                "will return every arm, shape (S, A, K), in leakstats 0.3, as "
+                "PairedLogitModel.leak_draws does. "
+                "Fix: pass arm=0 (one arm) or arm=None (every arm).",
+                FutureWarning, stacklevel=2,
+            )
+            arm = 0
+        return super().leak_draws(k, population=population, arm=arm)
 
-    def to_frame(
-        self, k=(1,), *, population: str = "prompts", confidence_level: float = 0.95
-    ) -> pd.DataFrame:
-        """Posterior leak@k per arm x k, in the columns of :func:`leakstats.leak_at_k`.
-
-        ``estimate`` is the posterior mean, ``se`` the posterior sd, ``ci_low``/``ci_high`` the
-        equal-tailed credible interval. k may exceed the number of samples (extrapolation by
-        the fitted population model).
-        """
-        self._check_fitted()
-        ks = parse_k(k)
-        level = check_level(confidence_level)
-        frames = []
-        for arm_index, label in enumerate(self.arm_labels_):
-            draws = self.leak_draws(ks, population=population, arm=arm_index)
-            lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-            group = self.counts_[self._prompt_pair["arm"] == arm_index]
-            frame = pd.DataFrame({
-                "k": ks,
-                "estimate": draws.mean(axis=0),
-                "se": draws.std(axis=0, ddof=1),
-                "ci_low": lo,
-                "ci_high": hi,
-                "confidence_level": level,
-                "ci_method": f"bayes {self.model_name} (equal-tailed)",
-                "n_prompts": len(group),
-                "n_samples": int(group["n_samples"].sum()),
-                "population": population,
-            })
-            for name, value in zip(self.arms_, label, strict=True):
-                frame[name] = value
-            frames.append(frame)
-        table = pd.concat(frames, ignore_index=True)[[*self.arms_, "k", *RESULT_COLUMNS]]
-        for name in self.arms_:
-            table[name] = table[name].astype(self.counts_[name].dtype)
-        return table
-
-    @property
-    def model_name(self) -> str:
-        return "zi-beta-binomial" if self.zero_inflated else "beta-binomial"
+    def _arm_leak_draws(self, ks: np.ndarray, population: str, arms: list) -> np.ndarray:
+        """(S, len(arms), K); each arm's prompt draws come from its own seed."""
+        out = []
+        for arm in arms:
+            a, b, pi0 = self._hyper(arm)
+            if population == "superpopulation":
+                out.append(bm.population_leak(a[:, None], b[:, None], pi0[:, None],
+                                              ks[None, :]))
+                continue
+            pairs = self._arm_pairs(arm)
+            out.append(bm.fixed_prompt_draws(
+                pairs["c"].to_numpy(), pairs["n"].to_numpy(), pairs["w"].to_numpy(), a, b, pi0,
+                ks, self._child_rng((LEAK_DRAWS, arm)),
+            ))
+        return np.stack(out, axis=1)
 
     def prompt_posteriors(self, k=(1,), *, confidence_level: float = 0.95) -> pd.DataFrame:
         """Per-prompt posteriors: P(p = 0), mean and credible interval of p and of leak@k.
 
         One row per prompt and k: arm columns, ``prompt_id``, ``n_samples``, ``n_leaked``,
         ``p_zero``, ``p_mean``, ``p_low``, ``p_high``, ``k``, ``leak_mean``, ``leak_low``,
-        ``leak_high``.
+        ``leak_high``. The same table at every call.
         """
         self._check_fitted()
         ks = parse_k(k)
@@ -341,7 +271,7 @@ class BetaBinomialModel:
         for arm_index in range(len(self.arm_labels_)):
             a, b, pi0 = self._hyper(arm_index)
             pairs = self._arm_pairs(arm_index)
-            rng = np.random.default_rng(_child_seed(self.rng, 1000 + arm_index))
+            rng = self._child_rng((PROMPT_DRAWS, arm_index))
             A, B, Z = a[:, None], b[:, None], pi0[:, None]
             c = pairs["c"].to_numpy()[None, :].astype(float)
             n = pairs["n"].to_numpy()[None, :].astype(float)
@@ -366,54 +296,7 @@ class BetaBinomialModel:
         out = prompts.merge(per_pair, on="pair", how="left").drop(columns="pair")
         return out.sort_values([*self.arms_, "k", "prompt_id"], ignore_index=True)
 
-    # ------------------------------------------------------------------ diagnostics
-    def diagnostics(self) -> pd.DataFrame:
-        """R-hat, bulk and tail ESS per parameter and arm, and divergences per arm."""
-        self._check_fitted()
-        _, _, az = _import_pymc()
-        names = ["mu", "kappa"] + (["pi0"] if self.zero_inflated else [])
-        post = self.idata_.posterior[names]
-        rhat = az.rhat(post) if self.chains > 1 else post.isel(chain=0, draw=0) * np.nan
-        bulk = az.ess(post, method="bulk")
-        tail = az.ess(post, method="tail")
-        div = self.idata_.sample_stats["diverging"].sum().item()
-        rows = []
-        for arm_index, label in enumerate(self.arm_labels_):
-            for name in names:
-                rows.append({
-                    "arm": _label_text(self.arms_, label), "parameter": name,
-                    "r_hat": float(rhat[name].isel(arm=arm_index)),
-                    "ess_bulk": float(bulk[name].isel(arm=arm_index)),
-                    "ess_tail": float(tail[name].isel(arm=arm_index)),
-                    "divergences": int(div),
-                })
-        return pd.DataFrame(rows)
-
-    def _warn_diagnostics(self) -> None:
-        diag = self.diagnostics()
-        problems = []
-        if self.chains > 1:
-            bad = diag[diag["r_hat"] > 1.01]
-            for r in bad.itertuples():
-                problems.append(f"R-hat of {r.parameter} for {r.arm} is {r.r_hat:.3f} (> 1.01): "
-                                "the chains disagree")
-        floor = 100 * self.chains  # Vehtari et al. (2021): 100 per chain, bulk and tail
-        low = diag[(diag["ess_bulk"] < floor) | (diag["ess_tail"] < floor)]
-        for r in low.itertuples():
-            problems.append(f"effective sample size of {r.parameter} for {r.arm} is "
-                            f"{min(r.ess_bulk, r.ess_tail):.0f}: too few independent draws")
-        div = int(diag["divergences"].iloc[0]) if len(diag) else 0
-        if div:
-            problems.append(f"{div} divergent transition(s): the sampler missed part of the "
-                            "posterior")
-        if problems:
-            warnings.warn(
-                "The posterior may be unreliable: " + "; ".join(problems) + ". Fix: refit with "
-                "more tune/draws or a higher target_accept, and check model.diagnostics().",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
+    # ------------------------------------------------------------------ model checks
     def loo(self) -> pd.Series:
         """PSIS-LOO expected log predictive density, per prompt left out (ArviZ's PSIS).
 
@@ -498,166 +381,3 @@ def compare_loo(models: dict) -> pd.DataFrame:
                         for d in (diffs[name] for name in table.index)]
     table["rank"] = table["elpd_loo"].rank(ascending=False).astype(int)
     return table.sort_values("rank").rename_axis("model").reset_index()
-
-
-# ---------------------------------------------------------------------- helpers
-def run_nuts(model, *, draws: int, tune: int, chains: int, target_accept: float, seed: int,
-             sampler: str, cores: int | None = None):
-    """NUTS on a PyMC model, quietly (the caller reports diagnostics in its own words)."""
-    import logging
-
-    pm, _, _ = _import_pymc()
-    kwargs = dict(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
-                  random_seed=seed, progressbar=False, compute_convergence_checks=False,
-                  nuts_sampler=sampler)
-    if sampler == "pymc":
-        kwargs["cores"] = min(chains, 2) if cores is None else cores
-    elif sampler == "numpyro":  # one CPU device: chains one after another
-        kwargs["nuts_sampler_kwargs"] = {"chain_method": "sequential"}
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with model, warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)  # e.g. JAX's device notices
-            return pm.sample(**kwargs)
-    finally:
-        logger.setLevel(level)
-
-
-def _child_seed(rng, index: int):
-    """Independent integer seed number ``index`` derived from the user's rng/seed."""
-    if isinstance(rng, np.random.Generator):
-        return int(np.random.default_rng(rng.integers(2**63)).integers(2**31) + index)
-    seq = np.random.SeedSequence(rng)
-    return int(seq.spawn(index + 1)[index].generate_state(1)[0])
-
-
-def _label_text(arms, label) -> str:
-    if not arms:
-        return "the data"
-    return ", ".join(f"{a}={v!r}" for a, v in zip(arms, label, strict=True))
-
-
-def _distinct_triples(counts: pd.DataFrame, arms: list[str]):
-    """Distinct (arm, n, c) triples with multiplicities, arm labels, and prompt -> triple map."""
-    if arms:
-        codes, uniques = pd.MultiIndex.from_frame(counts[arms]).factorize()
-        labels = [tuple(u) for u in uniques]
-    else:
-        codes = np.zeros(len(counts), dtype=np.int64)
-        labels = [()]
-    frame = pd.DataFrame({
-        "arm": codes, "n": counts["n_samples"].to_numpy(), "c": counts["n_leaked"].to_numpy()
-    })
-    pairs = frame.groupby(["arm", "n", "c"], sort=True).size().rename("w").reset_index()
-    index = pd.MultiIndex.from_frame(pairs[["arm", "n", "c"]])
-    prompt_pair = pd.DataFrame({
-        "arm": codes, "pair": index.get_indexer(pd.MultiIndex.from_frame(frame)),
-    })
-    return pairs, labels, prompt_pair
-
-
-def _check_arm_data(group: pd.DataFrame, label) -> None:
-    text = "arm " + str(label) if label else "the data"
-    if len(group) < 2:
-        raise LeakstatsError(
-            f"{text} has a single prompt: a model of how leak rates vary across prompts needs "
-            "at least 2 prompts (10 or more for a useful posterior). Fix: add prompts, or use "
-            "leakstats.leak_at_k for this arm."
-        )
-    n, c = group["n_samples"].to_numpy(), group["n_leaked"].to_numpy()
-    if len(group) < 10:
-        warnings.warn(f"{text} has only {len(group)} prompts: the posterior of mu, kappa and pi0 "
-                      "will mostly reflect the priors.", DegenerateDataWarning, stacklevel=4)
-    if c.sum() == 0:
-        warnings.warn(
-            f"No sample leaked in {text}: the data cannot tell prompts that never leak (pi0) "
-            "from rare leaks; the posterior of leak@k at large k follows the priors. For a claim "
-            "that holds whatever the priors, use an upper confidence bound (certify).",
-            DegenerateDataWarning, stacklevel=4,
-        )
-    elif (c == n).all():
-        warnings.warn(
-            f"Every sample leaked in {text}: leak@k is near 1 for every k; the posterior of the "
-            "concentration follows the priors.", DegenerateDataWarning, stacklevel=4,
-        )
-
-
-def _pointwise_loglik(model: BetaBinomialModel, arm_index: int) -> np.ndarray:
-    a, b, pi0 = model._hyper(arm_index)
-    pairs = model._arm_pairs(arm_index)
-    c = pairs["c"].to_numpy()[None, :].astype(float)
-    n = pairs["n"].to_numpy()[None, :].astype(float)
-    return bm.log_zibb_pmf(c, n, a[:, None], b[:, None], pi0[:, None])
-
-
-def _weighted_loo(model: BetaBinomialModel):
-    """(summary Series, per-prompt elpd array) of weighted PSIS-LOO over all arms."""
-    _, _, az = _import_pymc()
-    elpd_pairs = []
-    weights = []
-    khat_max = 0.0
-    for arm_index in range(len(model.arm_labels_)):
-        ll = _pointwise_loglik(model, arm_index)  # (S, D)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lw, khat = az.psislw(-ll.T.copy())  # (D, S)
-        lw = np.asarray(lw)
-        elpd = np.logaddexp.reduce(lw + ll.T, axis=1)
-        elpd_pairs.append(elpd)
-        weights.append(model._arm_pairs(arm_index)["w"].to_numpy())
-        khat_max = max(khat_max, float(np.max(khat)))
-    elpd_d = np.concatenate(elpd_pairs)
-    w = np.concatenate(weights)
-    per_prompt = np.repeat(elpd_d, w)
-    total = float(per_prompt.sum())
-    se = math.sqrt(len(per_prompt) * per_prompt.var(ddof=1)) if len(per_prompt) > 1 else np.nan
-    summary = pd.Series({"elpd_loo": total, "se": se, "max_pareto_k": khat_max})
-    if khat_max > 0.7:
-        warnings.warn(
-            f"PSIS-LOO: the largest Pareto k is {khat_max:.2f} (> 0.7); the LOO estimate of "
-            "some prompts is unreliable.", ConvergenceWarning, stacklevel=3,
-        )
-    return summary, per_prompt
-
-
-def _ppc(model: BetaBinomialModel, n_draws: int, level: float) -> pd.DataFrame:
-    rng = np.random.default_rng(_child_seed(model.rng, 7))
-    bins = np.array([0.0, 1e-12, 0.01, 0.05, 0.2, 0.5, 1.0])
-    bin_names = ["c/n = 0", "0 < c/n <= 0.01", "0.01 < c/n <= 0.05", "0.05 < c/n <= 0.2",
-                 "0.2 < c/n <= 0.5", "0.5 < c/n <= 1"]
-
-    def stats(c, n):
-        rate = c / n
-        hist = np.histogram(rate, bins=bins)[0] / rate.size
-        # histogram puts 0 in the first bin [0, 1e-12); everything else by upper edges
-        return np.concatenate([[np.mean(c == 0), np.mean(c == n), rate.mean(), rate.std()],
-                               hist[1:]])
-
-    names = ["share with no leak", "share always leaking", "mean c/n", "sd of c/n",
-             *bin_names[1:]]
-    rows = []
-    for arm_index, label in enumerate(model.arm_labels_):
-        group = model.counts_[model._prompt_pair["arm"] == arm_index]
-        n = group["n_samples"].to_numpy()
-        c_obs = group["n_leaked"].to_numpy()
-        a, b, pi0 = model._hyper(arm_index)
-        pick = rng.choice(a.size, size=min(n_draws, a.size), replace=False)
-        reps = []
-        for s in pick:
-            p = rng.beta(a[s], b[s], size=n.size)
-            p[rng.random(n.size) < pi0[s]] = 0.0
-            reps.append(stats(rng.binomial(n, p), n))
-        reps = np.array(reps)
-        obs = stats(c_obs, n)
-        lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        p_val = 2 * np.minimum((reps >= obs).mean(axis=0), (reps <= obs).mean(axis=0))
-        for j, name in enumerate(names):
-            rows.append({"arm": _label_text(model.arms_, label), "statistic": name,
-                         "observed": obs[j], "predicted_mean": reps[:, j].mean(),
-                         "predicted_low": lo[j], "predicted_high": hi[j],
-                         "p_value": min(1.0, p_val[j])})
-    return pd.DataFrame(rows)

@@ -10,32 +10,30 @@ is easy under every method, and that variation cancels in the differences. Used 
 ``leakstats.compare(..., test="bayes")``.
 
 NUTS runs on the A + 1 hyper-parameters (alpha, log sigma) with every u_i integrated out by
-quadrature (:mod:`leakstats.bayes._paired_kernel`), on the distinct count patterns weighted by
-multiplicity; the u_i are then drawn exactly from their conditional posteriors, one draw per
-prompt per posterior draw, for the posterior of leak@k over the benchmark's own prompts.
+quadrature (:mod:`leakstats.bayes._paired_kernel`, :mod:`leakstats.bayes._paired_density`), on
+the distinct count patterns weighted by multiplicity; the u_i are then drawn exactly from their
+conditional posteriors, one draw per prompt per posterior draw, for the posterior of leak@k over
+the benchmark's own prompts. ``leak_draws``, ``to_frame`` and ``diagnostics`` (and their shapes)
+are those of :class:`leakstats.bayes._base.BayesFit`, shared with the beta-binomial model.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from leakstats.bayes.model import (
-    NUTS_SAMPLERS,
-    ConvergenceWarning,
-    _child_seed,
-    _import_pymc,
-    _label_text,
-    run_nuts,
-)
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.bayes._base import BayesFit, _label_text
+from leakstats.bayes._paired_density import PairedDensity, _Whitened
+from leakstats.bayes._sampling import _import_pymc, run_nuts
+from leakstats.bayes._seeds import LEAK_DRAWS
+from leakstats.core.checks import check_int, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
-from leakstats.estimate.result import RESULT_COLUMNS
+
+# PairedDensity is importable from here as well as from its module
+__all__ = ["PairedDensity", "PairedLogitModel"]
 
 
-class PairedLogitModel:
+class PairedLogitModel(BayesFit):
     """Logit-normal random-intercept model of leak probabilities, shared prompts across arms.
 
     Parameters
@@ -49,7 +47,17 @@ class PairedLogitModel:
         Processes for the chains with ``"pymc"`` (default: min(chains, 2)); 1 runs them one
         after another, e.g. when fits already run in parallel.
     rng : None, int or numpy.random.Generator
-        Seed.
+        Seed of the sampler and of the posterior simulations, fixed at :meth:`fit`; a
+        Generator is read through a copy and does not advance.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    idata_ : arviz.InferenceData
+        Posterior of ``alpha`` (``arm`` dimension) and ``sigma`` (and ``u``, ``prompt``
+        dimension, with a sampler other than ``"pymc"``).
+    counts_, arms_, arm_labels_ : as in :class:`~leakstats.BetaBinomialModel`.
+    prompts_ : pandas.Index
+        The prompt ids, in the order of the ``prompt`` dimension.
 
     Examples
     --------
@@ -59,16 +67,15 @@ class PairedLogitModel:
     >>> model.prob_greater(k=[1, 128])  # doctest: +SKIP
     """
 
+    model_name = "paired logit-normal"
+    _DIAGNOSED = ("alpha", "sigma")
+
     def __init__(self, *, draws: int = 1000, tune: int = 1000, chains: int = 4,
                  target_accept: float = 0.9, nuts_sampler: str = "pymc",
                  cores: int | None = None, rng=None):
-        self.draws = check_int("draws", draws, 10)
-        self.tune = check_int("tune", tune, 10)
-        self.chains = check_int("chains", chains, 1)
-        self.target_accept = float(target_accept)
-        self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
+        self._set_nuts(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
+                       nuts_sampler=nuts_sampler, rng=rng)
         self.cores = None if cores is None else check_int("cores", cores, 1)
-        self.rng = rng
 
     def fit(self, data, *, by=None) -> PairedLogitModel:
         """Fit to records or counts with at least two arms sharing prompts; returns self."""
@@ -93,19 +100,15 @@ class PairedLogitModel:
                 "No prompt appears under two arms, so nothing is paired. Fix: evaluate the "
                 "methods on the same prompts (same prompt_id values)."
             )
-        self.counts_ = counts
-        self.arms_ = arms
-        self.arm_labels_ = [tuple(u) for u in uniques]
-        self._arm = codes
+        self._start_fit(counts, arms, [tuple(u) for u in uniques], codes)
         self._prompt = prompt_codes
         self.prompts_ = prompts
         self._patterns(counts, codes, prompt_codes, len(uniques), len(prompts))
-        self._draw_seed = _child_seed(self.rng, 1)
         if self.nuts_sampler == "pymc":
             self.idata_ = self._sample_density()
         else:  # JAX/numba samplers need the model as a PyTensor graph
             self.idata_ = self._sample(counts, codes, prompt_codes, len(uniques), len(prompts))
-        self._warn()
+        self._warn_diagnostics()
         return self
 
     def _patterns(self, counts, arm, prompt, n_arms, n_prompts):
@@ -130,9 +133,7 @@ class PairedLogitModel:
         with pm.Model() as model:
             psi = pm.Flat("psi", shape=density.size, initval=np.zeros(density.size))
             pm.Potential("log_density", DensityOp(white)(psi)[0])
-        idata = run_nuts(model, draws=self.draws, tune=self.tune, chains=self.chains,
-                         target_accept=self.target_accept, seed=_child_seed(self.rng, 0),
-                         sampler="pymc", cores=self.cores)
+        idata = run_nuts(model, **self._nuts_options(), sampler="pymc", cores=self.cores)
         theta = center + idata.posterior["psi"].to_numpy() @ factor.T
         n_arms = density.n_arms
         post = idata.posterior.drop_dims("psi_dim_0")
@@ -157,46 +158,19 @@ class PairedLogitModel:
             eta = alpha[arm] + u[prompt]
             # Binomial log-likelihood on the logit scale (stable for tiny and large p)
             pm.Potential("loglik", pt.sum(c * eta - n * pt.softplus(eta)))
-        return run_nuts(model, draws=self.draws, tune=self.tune, chains=self.chains,
-                        target_accept=self.target_accept, seed=_child_seed(self.rng, 0),
-                        sampler=self.nuts_sampler)
+        return run_nuts(model, **self._nuts_options(), sampler=self.nuts_sampler)
 
-    def _check_fitted(self):
-        if not hasattr(self, "idata_"):
-            raise LeakstatsError("This model is not fitted yet: call fit(data) first.")
-
-    def _warn(self):
-        _, _, az = _import_pymc()
-        post = self.idata_.posterior[["alpha", "sigma"]]
-        problems = []
-        if self.chains > 1:
-            worst = max(float(az.rhat(post)[v].max()) for v in ("alpha", "sigma"))
-            if worst > 1.01:
-                problems.append(f"largest R-hat {worst:.3f} (> 1.01)")
-        ess = min(float(az.ess(post, method=m)[v].min())
-                  for v in ("alpha", "sigma") for m in ("bulk", "tail"))
-        if ess < 100 * self.chains:
-            problems.append(f"smallest bulk/tail ESS {ess:.0f} (< {100 * self.chains})")
-        div = int(self.idata_.sample_stats["diverging"].sum())
-        if div:
-            problems.append(f"{div} divergent transition(s)")
-        if problems:
-            warnings.warn("The paired model's posterior may be unreliable: "
-                          + "; ".join(problems) + ". Fix: more tune/draws.",
-                          ConvergenceWarning, stacklevel=3)
-
-    def leak_draws(self, k, *, population: str = "prompts") -> np.ndarray:
-        """Posterior draws of leak@k, shape (draws, arms, len(k))."""
-        self._check_fitted()
-        ks = parse_k(k).astype(float)
-        check_choice("population", population, ("prompts", "superpopulation"))
+    def _arm_leak_draws(self, ks: np.ndarray, population: str, arms: list) -> np.ndarray:
+        """(S, len(arms), K). The prompt draws of all arms come from one seed, so an arm's
+        draws are the same whichever arms are asked for."""
+        ks = ks.astype(float)
         post = self.idata_.posterior
         alpha = post["alpha"].to_numpy().reshape(-1, len(self.arm_labels_)).astype(float)
         sigma = post["sigma"].to_numpy().reshape(-1).astype(float)
         if population == "superpopulation":
             x, w = np.polynomial.hermite_e.hermegauss(60)
             w = w / w.sum()
-            eta = alpha[:, :, None] + sigma[:, None, None] * x[None, None, :]  # (S, A, Q)
+            eta = alpha[:, arms, None] + sigma[:, None, None] * x[None, None, :]  # (S, A, Q)
             log1m_p = -np.logaddexp(0.0, eta)  # log(1 - p)
             return np.einsum("saqk,q->sak", -np.expm1(log1m_p[..., None] * ks), w)
         if "u" not in post:  # u integrated out in the fit: draw it from its conditionals
@@ -204,39 +178,17 @@ class PairedLogitModel:
 
             sums = fixed_leak(np.ascontiguousarray(alpha), np.ascontiguousarray(sigma),
                               self._pattern_n, self._pattern_c, self._pattern_w, ks,
-                              np.random.default_rng(self._draw_seed))
+                              self._child_rng(LEAK_DRAWS))
             seen = (self._pattern_w[:, None] * (self._pattern_n > 0)).sum(axis=0)  # (A,)
-            return sums / seen[None, :, None]
+            return (sums / seen[None, :, None])[:, arms]
         u = post["u"].to_numpy().reshape(-1, len(self.prompts_))  # (S, P)
-        out = np.zeros((alpha.shape[0], alpha.shape[1], ks.size))
-        for a in range(alpha.shape[1]):
-            prompts = np.unique(self._prompt[self._arm == a])
+        out = np.zeros((alpha.shape[0], len(arms), ks.size))
+        for j, a in enumerate(arms):
+            prompts = np.unique(self._prompt[self._arm_codes == a])
             eta = alpha[:, a, None] + u[:, prompts]
             log1m_p = -np.logaddexp(0.0, eta)
-            out[:, a, :] = (-np.expm1(log1m_p[..., None] * ks)).mean(axis=1)
+            out[:, j, :] = (-np.expm1(log1m_p[..., None] * ks)).mean(axis=1)
         return out
-
-    def to_frame(self, k=(1,), *, population: str = "prompts",
-                 confidence_level: float = 0.95) -> pd.DataFrame:
-        """Posterior leak@k per arm x k, in the columns of :func:`leakstats.leak_at_k`."""
-        ks = parse_k(k)
-        level = check_level(confidence_level)
-        draws = self.leak_draws(ks, population=population)
-        lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        frames = []
-        for a, label in enumerate(self.arm_labels_):
-            group = self.counts_[self._arm == a]
-            frame = pd.DataFrame({
-                "k": ks, "estimate": draws[:, a].mean(axis=0),
-                "se": draws[:, a].std(axis=0, ddof=1), "ci_low": lo[a], "ci_high": hi[a],
-                "confidence_level": level, "ci_method": "bayes paired logit-normal",
-                "n_prompts": len(group), "n_samples": int(group["n_samples"].sum()),
-                "population": population,
-            })
-            for name, value in zip(self.arms_, label, strict=True):
-                frame[name] = value
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)[[*self.arms_, "k", *RESULT_COLUMNS]]
 
     def prob_greater(self, k=(1,), *, population: str = "prompts",
                      confidence_level: float = 0.95) -> pd.DataFrame:
@@ -244,7 +196,7 @@ class PairedLogitModel:
         posterior mean and credible interval of the difference leak@k_A - leak@k_B."""
         ks = parse_k(k)
         level = check_level(confidence_level)
-        draws = self.leak_draws(ks, population=population)
+        draws = self.leak_draws(ks, population=population)  # (S, A, K)
         rows = []
         labels = [_label_text(self.arms_, lab) for lab in self.arm_labels_]
         for a in range(len(labels)):
@@ -260,91 +212,3 @@ class PairedLogitModel:
                                  "diff_low": float(lo[j]), "diff_high": float(hi[j]),
                                  "population": population})
         return pd.DataFrame(rows)
-
-
-class PairedDensity:
-    """log p(alpha, log sigma | data) and its gradient, the prompt effects integrated out.
-
-    Parameters
-    ----------
-    n, c : arrays (D, A)
-        Distinct count patterns (samples and leaks per arm; n = 0 where an arm did not see the
-        prompts); w : (D,) their multiplicities.
-    """
-
-    PRIOR_ALPHA = (-3.0, 2.5)
-    PRIOR_SIGMA_SCALE = 2.5
-
-    def __init__(self, n, c, w):
-        from scipy.special import gammaln
-
-        self.n = np.ascontiguousarray(n, dtype=float)
-        self.c = np.ascontiguousarray(c, dtype=float)
-        self.w = np.asarray(w, dtype=float)
-        self.n_arms = self.n.shape[1]
-        self.size = self.n_arms + 1
-        self.state = np.zeros((self.n.shape[0], 3))
-        mean, sd = self.PRIOR_ALPHA
-        scale = self.PRIOR_SIGMA_SCALE
-        binomial = gammaln(self.n + 1) - gammaln(self.c + 1) - gammaln(self.n - self.c + 1)
-        self.const = float(
-            (self.w[:, None] * binomial).sum()
-            - self.n_arms * np.log(np.sqrt(2 * np.pi) * sd)
-            + np.log(2 / (np.sqrt(2 * np.pi) * scale))
-        )
-
-    def __call__(self, theta) -> tuple[float, np.ndarray]:
-        from leakstats.bayes._paired_kernel import log_density
-
-        theta = np.asarray(theta, dtype=float)
-        value, grad = log_density(theta, self.n, self.c, self.w, *self.PRIOR_ALPHA,
-                                  self.PRIOR_SIGMA_SCALE, self.state)
-        if not (np.isfinite(value) and np.isfinite(grad).all()):
-            return -np.inf, np.zeros(theta.size)
-        return value + self.const, grad
-
-    def mode(self) -> np.ndarray:
-        """The posterior mode (L-BFGS from alpha = -3, sigma = 1); the start if that fails."""
-        from scipy.optimize import minimize
-
-        start = np.r_[np.full(self.n_arms, self.PRIOR_ALPHA[0]), 0.0]
-        result = minimize(lambda t: tuple(-v for v in self(t)), start, jac=True,
-                          method="L-BFGS-B")
-        ok = np.all(np.isfinite(result.x)) and np.isfinite(result.fun)
-        return result.x if ok and result.fun <= -self(start)[0] else start
-
-    def laplace(self) -> tuple[np.ndarray, np.ndarray]:
-        """The mode and a Cholesky factor of the inverse Hessian there (identity if that
-        fails): NUTS runs on theta = mode + factor @ psi, in which the posterior is close to
-        a standard normal. The method levels alpha_m are strongly correlated (they share the
-        uncertain centre of the prompt effects), which a diagonal mass matrix adapts to poorly.
-        """
-        mode = self.mode()
-        step = 1e-4
-        hessian = np.empty((self.size, self.size))
-        for j in range(self.size):
-            up, down = mode.copy(), mode.copy()
-            up[j] += step
-            down[j] -= step
-            hessian[:, j] = (self(up)[1] - self(down)[1]) / (2 * step)
-        hessian = -(hessian + hessian.T) / 2
-        try:
-            factor = np.linalg.cholesky(np.linalg.inv(hessian))
-        except np.linalg.LinAlgError:
-            factor = np.eye(self.size)
-        if not np.isfinite(factor).all():
-            factor = np.eye(self.size)
-        return mode, factor
-
-
-class _Whitened:
-    """psi -> (log density, gradient) of theta = center + factor @ psi (constant Jacobian)."""
-
-    def __init__(self, density, center, factor):
-        self.density = density
-        self.center = center
-        self.factor = factor
-
-    def __call__(self, psi):
-        value, grad = self.density(self.center + self.factor @ np.asarray(psi, dtype=float))
-        return value, self.factor.T @ grad

@@ -32,14 +32,13 @@ guarantee, not a guarantee for the mean (its coverage is measured in docs/benchm
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.special import betaincinv, rel_entr
 
-from leakstats.core.checks import check_choice, check_level, parse_k
+from leakstats.core.checks import check_choice, check_level, check_number, parse_k
 from leakstats.core.deprecation import renamed_arguments, renamed_attribute
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import BOUNDS
@@ -209,12 +208,10 @@ def _certify_iv(k, confidence_level, bound, epsilon):
             "confidence_level=0.95."
         )
     check_choice("bound", bound, CERTIFY_METHODS)
-    if epsilon is not None and (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
-                                or not 0 < epsilon < 1):
-        raise LeakstatsError(
-            f"epsilon: {epsilon!r} is not a number strictly between 0 and 1. Fix: pass the "
-            "leak@k you want to certify as an upper limit, e.g. epsilon=0.05."
-        )
+    if epsilon is not None:
+        check_number("epsilon", epsilon, low=0, high=1, low_open=True, high_open=True,
+                     fix="pass the leak@k you want to certify as an upper limit, e.g. "
+                         "epsilon=0.05")
     return ks, level
 
 

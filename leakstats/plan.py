@@ -28,14 +28,13 @@ benchmarks/compare_calibration.py; docs/benchmarks.md).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.special import bdtr, betaincinv, ndtr, ndtri
 
-from leakstats.core.checks import check_choice, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, check_number, parse_k
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import PLAN_GOALS
 from leakstats.estimate.kernels import leak_at_k_unbiased
@@ -84,22 +83,15 @@ def _prob(name: str, value, *, allow_zero: bool = False):
     if value is None:
         raise LeakstatsError(f"{name}: required for this goal and not given. Fix: pass e.g. "
                              f"{name}=0.05.")
-    low_ok = (lambda v: v >= 0) if allow_zero else (lambda v: v > 0)
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not low_ok(value)
-            or not value < 1):
-        bound = "[0, 1)" if allow_zero else "(0, 1)"
-        raise LeakstatsError(f"{name}: {value!r} is not a number in {bound}. Fix: pass e.g. "
-                             f"{name}=0.05.")
-    return float(value)
+    return check_number(name, value, low=0, high=1, low_open=not allow_zero, high_open=True,
+                        example=0.05)
 
 
 def _size(name: str, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise LeakstatsError(f"{name}: {value!r} is not a positive integer. Fix: pass e.g. "
-                             f"{name}=400, or leave it out to have it planned.")
-    return int(value)
+    return check_int(name, value, 1, fix=f"pass e.g. {name}=400, or leave it out to have it "
+                                         f"planned")
 
 
 def _p_of(leak: float, k: int) -> float:

@@ -114,7 +114,7 @@ def test_prompt_forest(fitted, tmp_path):
     assert "P(p=0)" in ax.get_yticklabels()[0].get_text()
     with pytest.raises(LeakstatsError, match="argument 'model'"):
         leakstats.plot_prompt_forest("not a model")
-    with pytest.raises(LeakstatsError, match="argument 'top'"):
+    with pytest.raises(LeakstatsError, match="top: 0 is not an integer >= 1"):
         leakstats.plot_prompt_forest(fitted, top=0)
     import matplotlib.pyplot as plt
 

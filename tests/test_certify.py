@@ -197,7 +197,7 @@ def test_records_and_methods():
         ({"confidence_level": 0.6}, "confidence_level: 0.6 is below 0.75"),
         ({"confidence_level": 1.0}, "confidence_level: 1.0 is not a number strictly between"),
         ({"bound": "hoeffding"}, "bound: 'hoeffding' is not one of 'auto'"),
-        ({"epsilon": 0.0}, "epsilon: 0.0 is not a number strictly between 0 and 1"),
+        ({"epsilon": 0.0}, r"epsilon: 0.0 is not a number in \(0, 1\)"),
         ({"epsilon": True}, "epsilon: True is not a number"),
         ({"k": [1, -2]}, "k: -2 is not a positive integer"),
         ({"by": "model"}, "unknown arm column 'model'"),

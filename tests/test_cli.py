@@ -250,7 +250,7 @@ def test_only_leakstats_errors_are_exit_2(monkeypatch, capsys, counts_csv):
         (["--k", "1", "--format", "html"], "argument --format: invalid choice: 'html'"),
         (["--k", "1", "--n-resamples", "5", "--ci-method", "bootstrap"],
          "n_resamples: 5 is not an integer"),
-        (["--k", "1", "--digits", "-1"], "argument 'digits': -1"),
+        (["--k", "1", "--digits", "-1"], "digits: -1 is not an integer >= 0"),
         (["--k", "1", "--plot", "curve.bmpx"], "--plot: cannot tell a supported image format"),
         ([], "the following arguments are required: --k"),
     ],

@@ -187,7 +187,7 @@ def test_certify_zero_leaks_no_warning(capsys, tmp_path):
     ("argv", "message"),
     [
         (["--k", "1", "--confidence-level", "0.5"], "confidence_level: 0.5 is below 0.75"),
-        (["--k", "1", "--epsilon", "2"], "epsilon: 2.0 is not a number strictly between"),
+        (["--k", "1", "--epsilon", "2"], "epsilon: 2.0 is not a number in (0, 1)"),
         (["--k", "1", "--bound", "x"], "argument --bound: invalid choice"),
         ([], "the following arguments are required: --k"),
     ],

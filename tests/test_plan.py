@@ -45,7 +45,7 @@ def test_estimate_is_the_smallest_size_reaching_the_half_width(k, leak, hw):
     # same number; the default (cp-eb) is never wider
     p = -math.expm1(math.log1p(-leak) / k)
     c = np.random.default_rng(0).binomial(n, p, size=P)
-    est = arm_intervals(np.full(P, n), c, np.array([k]), method="cp-effective")
+    est = arm_intervals(np.full(P, n), c, np.array([k]), ci_method="cp-effective")
     assert (est.ci_high[0] - est.ci_low[0]) / 2 == pytest.approx(
         _cp_half_width(est.estimate[0], P * n / k, 0.95), rel=1e-9)
     sharp = arm_intervals(np.full(P, n), c, np.array([k]))
@@ -143,14 +143,14 @@ def test_certify_probability_by_simulation():
         (("estimate",), {"n_prompts": 10}, "half_width: required for this goal"),
         (("estimate",), {"half_width": 0.1}, "n_prompts, n_samples: give at least one"),
         (("estimate",), {"n_samples": 4, "k": 8, "half_width": 0.1}, r"n_samples: 4 < k = 8"),
-        (("estimate",), {"n_prompts": 0, "half_width": 0.1}, "n_prompts: 0 is not a positive"),
+        (("estimate",), {"n_prompts": 0, "half_width": 0.1}, "n_prompts: 0 is not an integer >= 1"),
         (("estimate",), {"n_prompts": 10, "half_width": 1.5}, r"half_width: 1.5 is not a number "
                                                                 r"in \(0, 1\)"),
         (("compare",), {"n_prompts": 10, "leak_a": 0.2, "leak_b": 0.2}, "leak_a and leak_b are "
                                                                         "equal"),
         (("compare",), {"n_prompts": 10, "leak_a": 0.2}, "leak_b: required for this goal"),
         (("compare",), {"n_prompts": 10, "leak_a": 0.2, "leak_b": 0.1, "n_comparisons": 0},
-         "n_comparisons: 0 is not a positive integer"),
+         "n_comparisons: 0 is not an integer >= 1"),
         (("certify",), {"n_prompts": 10, "epsilon": 0.01, "p": 0.5},
          r"p: with a true per-sample leak probability of 0.5, leak@1 is 0.5 >= epsilon"),
         (("certify",), {"n_prompts": 10, "epsilon": 0.01, "p": -0.1}, r"p: -0.1 is not a number"

@@ -224,7 +224,7 @@ def test_unknown_format(frame, fmt):
 
 @pytest.mark.parametrize("digits", [-1, 1.5, True, "4"])
 def test_bad_digits(frame, digits):
-    with pytest.raises(LeakstatsError, match=r"argument 'digits': .* non-negative integer"):
+    with pytest.raises(LeakstatsError, match=r"digits: .* is not an integer >= 0"):
         format_table(frame, digits=digits)
 
 

@@ -120,18 +120,18 @@ def test_select_facts():
     assert table["prompt_id"].iloc[0] == "ff-01-1"
     with pytest.raises(LeakstatsError, match="asked for 21 forget facts, the table has 20"):
         select_facts(forget=21)
-    with pytest.raises(LeakstatsError, match="argument 'retain': expected an integer >= 1"):
+    with pytest.raises(LeakstatsError, match="argument 'retain': 0 is not an integer >= 1"):
         select_facts(retain=0)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"lr": 0}, "'lr': expected a finite number > 0, got 0"),
-    ({"epochs": 0}, "'epochs': expected an integer >= 1"),
-    ({"steps": 2.5}, "'steps': expected an integer >= 1"),
+    ({"lr": 0}, "'lr': 0 is not a number > 0"),
+    ({"epochs": 0}, "'epochs': 0 is not an integer >= 1"),
+    ({"steps": 2.5}, "'steps': 2.5 is not an integer >= 1"),
     ({"beta": -1.0}, "'beta'"),
     ({"batch_size": True}, "'batch_size'"),
     ({"retain_weight": float("nan")}, "'retain_weight'"),
-    ({"train_layers": 0}, "'train_layers': expected an integer >= 1"),
+    ({"train_layers": 0}, "'train_layers': 0 is not an integer >= 1"),
 ])
 def test_train_config_bad_values(kwargs, match):
     with pytest.raises(LeakstatsError, match=match):
@@ -408,12 +408,12 @@ def test_rule_uses_given_samples_and_is_cached(finetuned, facts, tmp_path, monke
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"rounds": 0}, "argument 'rounds': expected an integer >= 1, got 0"),
-    ({"n": 0}, "argument 'n'"),
+    ({"rounds": 0}, "rounds: 0 is not an integer >= 1"),
+    ({"n": 0}, "n: 0 is not an integer >= 1"),
     ({"method": "rmu"}, "unknown unlearning method 'rmu'"),
-    ({"temperature": 0}, "argument 'temperature': expected a number > 0"),
-    ({"top_p": 1.5}, r"argument 'top_p': expected a number in \(0, 1\]"),
-    ({"seed": -1}, "argument 'seed'"),
+    ({"temperature": 0}, "temperature: 0 is not a number > 0"),
+    ({"top_p": 1.5}, r"top_p: 1.5 is not a number in \(0, 1\]"),
+    ({"seed": -1}, "seed: -1 is not an integer >= 0"),
     ({"judge": "bogus"}, "unknown judge 'bogus'"),
 ])
 def test_rule_bad_inputs(finetuned, facts, tmp_path, kwargs, match):
@@ -448,7 +448,7 @@ def test_greedy_answers(finetuned, facts):
     again = greedy_answers(finetuned, facts, split=("forget", "retain"), max_new_tokens=8,
                            batch_size=1)
     assert again["output"].tolist() == table["output"].tolist()  # padding changes nothing
-    with pytest.raises(LeakstatsError, match="argument 'max_new_tokens': expected an integer"):
+    with pytest.raises(LeakstatsError, match="max_new_tokens: 0 is not an integer >= 1"):
         greedy_answers(finetuned, facts, max_new_tokens=0)
 
 

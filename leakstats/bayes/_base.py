@@ -20,7 +20,7 @@ import pandas as pd
 
 from leakstats.bayes._sampling import NUTS_SAMPLERS, _import_pymc
 from leakstats.bayes._seeds import SAMPLER, child_seed, root_entropy
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, check_number, parse_k
 from leakstats.core.errors import LeakstatsError, LeakstatsWarning
 from leakstats.core.vocabulary import POPULATIONS
 from leakstats.estimate.result import RESULT_COLUMNS
@@ -66,11 +66,8 @@ class BayesFit:
         self.draws = check_int("draws", draws, 10)
         self.tune = check_int("tune", tune, 10)
         self.chains = check_int("chains", chains, 1)
-        if (isinstance(target_accept, bool) or not isinstance(target_accept, numbers.Real)
-                or not 0.5 <= target_accept < 1):
-            raise LeakstatsError(f"target_accept: {target_accept!r} is not in [0.5, 1). "
-                                 "Fix: e.g. target_accept=0.95.")
-        self.target_accept = float(target_accept)
+        self.target_accept = check_number("target_accept", target_accept, low=0.5, high=1,
+                                          high_open=True, example=0.95)
         self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
         self.rng = rng
 

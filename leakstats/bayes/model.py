@@ -36,7 +36,7 @@ from leakstats.bayes._priors import Priors
 from leakstats.bayes._sampling import NUTS_SAMPLERS, _import_pymc, run_nuts
 from leakstats.bayes._seeds import LEAK_DRAWS, PROMPT_DRAWS
 from leakstats.bayes._seeds import child_seed as _child_seed
-from leakstats.core.checks import check_int, check_level, parse_k
+from leakstats.core.checks import check_bool, check_int, check_level, parse_k
 from leakstats.core.errors import LeakstatsError
 
 # importable from here as well as from their modules
@@ -97,8 +97,7 @@ class BetaBinomialModel(BayesFit):
         nuts_sampler: str = "pymc",
         rng=None,
     ):
-        if not isinstance(zero_inflated, bool):
-            raise LeakstatsError(f"zero_inflated: {zero_inflated!r} is not True or False.")
+        check_bool("zero_inflated", zero_inflated)
         if priors is not None and not isinstance(priors, Priors):
             raise LeakstatsError(
                 f"priors: expected a leakstats.Priors, got {type(priors).__name__}. "

@@ -59,10 +59,72 @@ def check_choice(name: str, value, choices):
     return value
 
 
-def check_int(name: str, value, minimum: int = 1, example: int = 1000) -> int:
-    """Validate an integer argument >= ``minimum`` (bools refused); ``example`` goes in the fix."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+def check_int(name: str, value, minimum: int = 1, example: int = 1000, *,
+              fix: str | None = None) -> int:
+    """Validate an integer argument >= ``minimum`` (bools refused); ``example`` goes in the fix
+    (``fix`` replaces it)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or (
+            value < minimum):
         raise LeakstatsError(
-            f"{name}: {value!r} is not an integer >= {minimum}. Fix: pass e.g. {name}={example}."
+            f"{name}: {value!r} is not an integer >= {minimum}. "
+            f"Fix: {fix or f'pass e.g. {name}={example}'}."
         )
     return int(value)
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number (numpy scalars included), not a bool."""
+    return not isinstance(value, bool | np.bool_) and isinstance(value, numbers.Real)
+
+
+def check_number(
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    example: float | str = 1.0,
+    fix: str | None = None,
+) -> float:
+    """Validate a finite real number in an interval (bools and NaN refused); return a float.
+
+    The interval is ``[low, high]``, open at an end with ``low_open`` / ``high_open``; None is
+    unbounded. ``fix`` replaces the default fix (``pass e.g. name=example``).
+
+    >>> check_number("top_p", 0.9, low=0, high=1, low_open=True)
+    0.9
+    >>> check_number("top_p", 0, low=0, high=1, low_open=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    leakstats.core.errors.LeakstatsError: top_p: 0 is not a number in (0, 1]. Fix: ...
+    """
+    ok = is_number(value) and np.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) < high if high_open else float(value) <= high
+    if not ok:
+        if low is not None and high is not None:
+            where = (f"in {'(' if low_open else '['}{low:g}, {high:g}"
+                     f"{')' if high_open else ']'}")
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f"{'<' if high_open else '<='} {high:g}"
+        else:
+            where = "that is finite"
+        raise LeakstatsError(
+            f"{name}: {value!r} is not a number {where}. "
+            f"Fix: {fix or f'pass e.g. {name}={example}'}."
+        )
+    return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """Validate a True/False flag (numpy bools accepted; 0/1 and strings refused)."""
+    if not isinstance(value, bool | np.bool_):
+        raise LeakstatsError(f"{name}: {value!r} is not True or False. Fix: pass {name}=True "
+                             f"or {name}=False.")
+    return bool(value)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leakstats.core.checks import check_int, check_number
 from leakstats.core.errors import LeakstatsError
 
 __all__ = ["PRESETS", "DemoSettings", "SamplingArm", "demo_judge", "resolve_settings"]
@@ -39,19 +39,14 @@ class SamplingArm:
 
     def __post_init__(self) -> None:
         t, p, n = self.temperature, self.top_p, self.n
-        if not isinstance(t, int | float) or isinstance(t, bool) or not (
-                t > 0 and math.isfinite(t)):
-            raise LeakstatsError(f"sampling arm: temperature {t!r} is not a finite number > 0. "
-                                 f"Fix: pass e.g. temperature=1.0.")
-        if not isinstance(p, int | float) or isinstance(p, bool) or not 0 < p <= 1:
-            raise LeakstatsError(f"sampling arm: top_p {p!r} is not in (0, 1]. Fix: pass e.g. "
-                                 f"top_p=1.0.")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise LeakstatsError(f"sampling arm: n {n!r} is not an integer >= 2 (leak@k and its "
-                                 f"intervals need at least 2 samples per prompt). Fix: pass "
-                                 f"e.g. n=16.")
-        object.__setattr__(self, "temperature", float(t))
-        object.__setattr__(self, "top_p", float(p))
+        t = check_number("sampling arm: temperature", t, low=0, low_open=True,
+                         fix="pass e.g. temperature=1.0")
+        p = check_number("sampling arm: top_p", p, low=0, high=1, low_open=True,
+                         fix="pass e.g. top_p=1.0")
+        check_int("sampling arm: n", n, 2, fix="pass e.g. n=16 (leak@k and its intervals "
+                                               "need at least 2 samples per prompt)")
+        object.__setattr__(self, "temperature", t)
+        object.__setattr__(self, "top_p", p)
 
     @property
     def label(self) -> str:
@@ -157,9 +152,7 @@ PRESETS: dict[str, DemoSettings] = {
 
 
 def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise LeakstatsError(f"setting {name!r}: {value!r} is not an integer >= {minimum}. "
-                             f"Fix: pass an integer >= {minimum}.")
+    check_int(f"setting {name!r}", value, minimum, fix=f"pass an integer >= {minimum}")
 
 
 def resolve_settings(preset: str, overrides: Mapping[str, Any] | None = None,
@@ -247,10 +240,11 @@ def _check_settings(s: DemoSettings, methods: tuple[str, ...]) -> None:
         _check_int("threads", s.threads, 1)
     if s.retain_eval is not None:
         _check_int("retain_eval", s.retain_eval, 1)
-    if not s.extrapolate_k or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
-                                  for k in s.extrapolate_k):
-        raise LeakstatsError(f"setting 'extrapolate_k': {s.extrapolate_k!r} must be positive "
-                             f"integers. Fix: pass e.g. extrapolate_k=(10000,).")
+    if not s.extrapolate_k:
+        raise LeakstatsError("setting 'extrapolate_k': empty. Fix: pass e.g. "
+                             "extrapolate_k=(10000,).")
+    for k in s.extrapolate_k:
+        check_int("setting 'extrapolate_k'", k, 1, fix="pass e.g. extrapolate_k=(10000,)")
     if not (isinstance(s.confidence_level, float) and 0.5 <= s.confidence_level < 1):
         raise LeakstatsError(f"setting 'confidence_level': {s.confidence_level!r} is not in "
                              f"[0.5, 1). Fix: pass e.g. 0.95.")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leakstats.core.checks import check_choice, parse_k
+from leakstats.core.checks import check_choice, check_int, parse_k
 from leakstats.core.errors import LeakstatsError
 from leakstats.report.tables import _latex_escape, _level_text, _num, format_table
 
@@ -209,8 +209,7 @@ def _differences_rows(result: CompareResult, ks, digits, mark):
 
 def render(result: CompareResult, fmt: str, *, table: str, k, digits: int) -> str:
     check_choice("table", table, ("methods", "differences"))
-    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
-        raise LeakstatsError(f"digits: {digits!r} is not a non-negative integer. Fix: digits=3.")
+    check_int("digits", digits, 0, 3)
     ks = _select_k(result, k)
     latex = fmt == "latex"
     def esc(value) -> str:

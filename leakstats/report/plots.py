@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_int
 from leakstats.core.errors import InputNotFoundError, LeakstatsError, OutputExistsError
 from leakstats.estimate.result import LeakAtKResult
 from leakstats.report._expect import expect
@@ -272,8 +273,7 @@ def plot_prompt_forest(model: Any, k: int = 1, ax: Axes | None = None, *, top: i
     """
     expect(model, "leakstats.bayes.model.BetaBinomialModel", argument="model",
            public="a fitted leakstats.BetaBinomialModel", fix="model = leakstats.fit_bayes(data)")
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise LeakstatsError(f"argument 'top': {top!r} is not a positive integer. Fix: top=20.")
+    check_int("top", top, 1, 20)
     table = model.prompt_posteriors(k=[k], confidence_level=confidence_level)
     table = table.sort_values("leak_mean", ascending=False).head(top).iloc[::-1]
     _import_matplotlib()

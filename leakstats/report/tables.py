@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_int
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import TABLE_FORMATS
 
@@ -325,10 +326,7 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
             f"argument 'fmt': {fmt!r} is not one of {', '.join(map(repr, FORMATS))}. "
             f"Fix: pass fmt='table' or another listed value."
         )
-    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 0:
-        raise LeakstatsError(
-            f"argument 'digits': {digits!r} is not a non-negative integer. Fix: pass e.g. digits=4."
-        )
+    check_int("digits", digits, 0, 4)
     table = result_table(frame).reset_index(drop=True)
     if fmt == "csv":
         return _format_csv(table)

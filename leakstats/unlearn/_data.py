@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_int, check_number
 from leakstats.core.errors import DataValidationError, InputNotFoundError, LeakstatsError
 
 __all__ = ["METHODS", "FACT_COLUMNS", "TrainConfig", "load_facts", "select_facts"]
@@ -29,18 +29,10 @@ OPTIONAL_COLUMNS = ("person", "paraphrased_question", "keywords")
 
 def _number(value, name: str, *, low: float, integer: bool, strict: bool, fix: str):
     """Validate one TrainConfig field (a finite number >= or > low)."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = (not isinstance(value, bool) and isinstance(value, kinds)
-          and math.isfinite(float(value))
-          and (float(value) > low if strict else float(value) >= low))
-    if not ok:
-        what = "an integer" if integer else "a finite number"
-        sign = ">" if strict else ">="
-        raise LeakstatsError(
-            f"TrainConfig argument {name!r}: expected {what} {sign} {low:g}, got {value!r}. "
-            f"Fix: {fix}."
-        )
-    return int(value) if integer else float(value)
+    label = f"argument {name!r}"
+    if integer:
+        return check_int(label, value, int(low) + int(strict), fix=fix)
+    return check_number(label, value, low=low, low_open=strict, fix=fix)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.checks import check_int
 from leakstats.unlearn._data import load_facts, split_rows
 
 __all__ = ["greedy_answers"]
@@ -103,12 +103,8 @@ def greedy_answers(
     >>> list(table.columns)
     ['prompt_id', 'split', 'question', 'answer', 'output', 'rouge_l_recall', 'keyword_recall']
     """
-    for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise LeakstatsError(
-                f"argument {name!r}: expected an integer >= 1, got {value!r}. Fix: pass e.g. "
-                f"{name}={48 if name == 'max_new_tokens' else 16}."
-            )
+    check_int("max_new_tokens", max_new_tokens, 1, 48)
+    check_int("batch_size", batch_size, 1, 16)
     rows = split_rows(load_facts(facts), split, argument="split")
     from leakstats.generate.hf import HFBackend
     from leakstats.generate.judges import RougeJudge

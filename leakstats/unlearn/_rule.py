@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_int, check_number
 from leakstats.core.errors import DataValidationError, LeakstatsError, OutputExistsError
 from leakstats.core.files import write_json
 from leakstats.unlearn._data import (
@@ -27,39 +27,18 @@ __all__ = ["rule"]
 RULE_JSON = "rule.json"
 
 
-def _positive_int(value, name: str, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise LeakstatsError(
-            f"argument {name!r}: expected an integer >= 1, got {value!r}. Fix: pass e.g. "
-            f"{name}={example}."
-        )
-    return int(value)
-
-
 def _rule_iv(method, rounds, n, temperature, top_p, max_new_tokens, seed):
     from leakstats.unlearn._train import _check_method
 
     _check_method(method)
-    rounds = _positive_int(rounds, "rounds", "2 (the paper uses 2-3)")
-    n = _positive_int(n, "n", "16")
-    max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", "48")
-    ok_t = not isinstance(temperature, bool) and isinstance(temperature, int | float) \
-        and np.isfinite(temperature) and temperature > 0
-    if not ok_t:
-        raise LeakstatsError(
-            f"argument 'temperature': expected a number > 0, got {temperature!r}. Fix: pass "
-            f"temperature=1.0 (RULE samples at T = 1)."
-        )
-    ok_p = not isinstance(top_p, bool) and isinstance(top_p, int | float) and 0 < top_p <= 1
-    if not ok_p:
-        raise LeakstatsError(
-            f"argument 'top_p': expected a number in (0, 1], got {top_p!r}. Fix: pass "
-            f"top_p=1.0."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise LeakstatsError(f"argument 'seed': expected an integer >= 0, got {seed!r}. "
-                             f"Fix: pass e.g. seed=0.")
-    return rounds, n, float(temperature), float(top_p), max_new_tokens, int(seed)
+    rounds = check_int("rounds", rounds, 1, fix="pass e.g. rounds=2 (the paper uses 2-3)")
+    n = check_int("n", n, 1, 16)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1, 48)
+    temperature = check_number("temperature", temperature, low=0, low_open=True,
+                               fix="pass temperature=1.0 (RULE samples at T = 1)")
+    top_p = check_number("top_p", top_p, low=0, high=1, low_open=True)
+    seed = check_int("seed", seed, 0, 0)
+    return rounds, n, temperature, top_p, max_new_tokens, seed
 
 
 def _leaked_pairs(records: pd.DataFrame, questions: dict) -> list[tuple[str, str]]:

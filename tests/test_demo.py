@@ -32,8 +32,8 @@ LEAKY = {"original": 0.8, "retrain": 0.0, "grad_ascent": 0.35, "grad_diff": 0.3,
 #: Fast analysis settings for the fake runs (the pipeline, not the statistics, is under test).
 FAST = {"arms": [{"temperature": 1.0, "top_p": 1.0, "n": 8},
                  {"temperature": 0.2, "top_p": 1.0, "n": 2}],
-        "max_new_tokens": 8, "greedy_max_new_tokens": 8, "bayes": False, "n_boot": 10,
-        "n_resamples": 200}
+        "max_new_tokens": 8, "greedy_max_new_tokens": 8, "bayes": False,
+        "extrapolate_resamples": 10, "n_resamples": 200}
 
 
 # --------------------------------------------------------------------------- fakes
@@ -72,10 +72,18 @@ class FakeUnlearn(types.ModuleType):
         self.calls: list[str] = []
         self.METHODS = ("grad_ascent", "grad_diff", "npo")
         self.TrainConfig = FakeConfig
-        self.PRESETS = {name: {"finetune": FakeConfig(), "unlearn": FakeConfig(lr=2e-5),
-                               "rule": {"rounds": 1, "n": 2}, "facts": {"forget": 8, "retain": 6}}
+        self.PRESETS = {name: {"finetune": FakeConfig(),
+                               "unlearn": {m: FakeConfig(lr=2e-5) for m in self.METHODS},
+                               "rule": {"method": "npo", "rounds": 1, "n": 2},
+                               "facts": {"forget": 8, "retain": 6}}
                         for name in ("default", "quick")}
         self.load_facts = _facts
+
+    @staticmethod
+    def select_facts(facts, *, forget, retain):
+        parts = [facts[facts["split"] == "forget"].head(forget),
+                 facts[facts["split"] == "retain"].head(retain)]
+        return pd.concat(parts).sort_index().reset_index(drop=True)
 
     def _copy(self, out: Path, name: str) -> Path:
         if out.exists():
@@ -94,7 +102,7 @@ class FakeUnlearn(types.ModuleType):
     def rule(self, model, facts, *, out, method, config, progress=True, **kwargs):
         return self._copy(Path(out) / "round_1" / "model", f"{method}+rule")
 
-    def greedy_answers(self, model, facts, *, split="forget", max_new_tokens=48):
+    def greedy_answers(self, model, facts, *, split="forget", max_new_tokens=48, batch_size=64):
         name = _model_name(model)
         self.calls.append(f"greedy:{name}")
         splits = [split] if isinstance(split, str) else list(split)
@@ -221,7 +229,7 @@ def test_changed_config_reruns_that_stage_and_everything_after(base_run, fake, l
     assert "the first 3 retain questions" in (out / "report" / "report.md").read_text()
 
     # a training change re-runs unlearning and everything downstream of it, not the rest
-    fake.PRESETS["quick"]["unlearn"] = FakeConfig(lr=3e-5)
+    fake.PRESETS["quick"]["unlearn"] = {m: FakeConfig(lr=3e-5) for m in fake.METHODS}
     res = _run(out, overrides=changed)
     cached = set(res.to_frame().query("cached")["stage"])
     assert cached == {"models/original", "models/retrain", "greedy/original", "greedy/retrain",
@@ -334,7 +342,7 @@ def test_bad_inputs(fake, tmp_path):
         resolve_settings("quick", {"methods": ["ga"]})
     with pytest.raises(LeakstatsError, match="exactly one T = 1, top-p = 1 arm"):
         resolve_settings("quick", {"arms": [{"temperature": 0.7, "top_p": 1.0, "n": 4}]})
-    with pytest.raises(LeakstatsError, match="n 1 is not an integer >= 2"):
+    with pytest.raises(LeakstatsError, match="sampling arm: n: 1 is not an integer >= 2"):
         resolve_settings("quick", {"arms": [{"temperature": 1.0, "top_p": 1.0, "n": 1}]})
     with pytest.raises(LeakstatsError, match="'judge': 'rouge:0.3' is not among the judges"):
         resolve_settings("quick", {"judge": "rouge:0.3"})

@@ -35,16 +35,8 @@ def unlearn_api():
 
 
 def config_dict(config: Any) -> dict:
-    """A JSON-able dict of a TrainConfig (dataclass, mapping or object with attributes)."""
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        value = dataclasses.asdict(config)
-    elif isinstance(config, Mapping):
-        value = dict(config)
-    elif hasattr(config, "__dict__"):
-        value = {k: v for k, v in vars(config).items() if not k.startswith("_")}
-    else:
-        value = {"value": repr(config)}
-    return json.loads(json.dumps(value, default=str))
+    """A JSON-able dict of a TrainConfig (a dataclass)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
 @dataclass(frozen=True)
@@ -69,61 +61,20 @@ class TrainingPlan:
         }
 
 
-def _pick(entry: Mapping, names: tuple[str, ...], what: str, preset: str):
-    for name in names:
-        if name in entry:
-            return entry[name]
-    raise LeakstatsError(
-        f"leakstats.unlearn.PRESETS[{preset!r}] has no {what} (looked for {list(names)}; it has "
-        f"{sorted(map(str, entry))}). Fix: add it to the preset in leakstats/unlearn."
-    )
-
-
-def _as_config(api, value):
-    if isinstance(value, Mapping):
-        return api.TrainConfig(**value)
-    return value
-
-
 def training_plan(api, preset: str, methods: tuple[str, ...], rule_base: str) -> TrainingPlan:
-    """Read ``api.PRESETS[preset]`` into a :class:`TrainingPlan`.
-
-    Accepted layouts of a preset entry: ``finetune`` (or ``train``), optional ``retrain``
-    (default: the fine-tune's), ``unlearn`` as one TrainConfig or a mapping per method (or
-    per-method keys at the top level), ``rule`` as a mapping of RULE arguments with a
-    ``config`` (default: the base method's unlearning config), optional ``facts``.
-    """
-    presets = getattr(api, "PRESETS", None)
-    if not isinstance(presets, Mapping) or preset not in presets:
-        shown = sorted(presets) if isinstance(presets, Mapping) else presets
+    """Read ``api.PRESETS[preset]`` (see :data:`leakstats.unlearn.PRESETS`) into a
+    :class:`TrainingPlan`: ``finetune`` (also the retrain reference's), ``unlearn`` (one
+    TrainConfig per method), ``rule`` (RULE's arguments and its ``config``), ``facts``."""
+    if preset not in api.PRESETS:
         raise LeakstatsError(
-            f"leakstats.unlearn.PRESETS has no preset {preset!r} (found {shown!r}). Fix: use "
-            f"one of its presets."
+            f"leakstats.unlearn.PRESETS has no preset {preset!r} (found "
+            f"{sorted(api.PRESETS)!r}). Fix: use one of its presets."
         )
-    entry = presets[preset]
-    if not isinstance(entry, Mapping):
-        raise LeakstatsError(f"leakstats.unlearn.PRESETS[{preset!r}] is a "
-                             f"{type(entry).__name__}, not a mapping of stage settings.")
-    finetune = _as_config(api, _pick(entry, ("finetune", "fine_tune", "train"), "fine-tune "
-                                     "config ('finetune')", preset))
-    retrain = _as_config(api, entry.get("retrain", finetune))
-    raw = entry.get("unlearn")
-    unlearn: dict[str, Any] = {}
-    for method in methods:
-        if isinstance(raw, Mapping) and method in raw:
-            unlearn[method] = _as_config(api, raw[method])
-        elif method in entry:
-            unlearn[method] = _as_config(api, entry[method])
-        elif raw is not None and not (isinstance(raw, Mapping) and
-                                      set(raw) & set(getattr(api, "METHODS", ()))):
-            unlearn[method] = _as_config(api, raw)
-        else:
-            raise LeakstatsError(
-                f"leakstats.unlearn.PRESETS[{preset!r}] has no unlearning config for "
-                f"{method!r}. Fix: add 'unlearn' (one TrainConfig, or one per method)."
-            )
-    rule = dict(entry.get("rule") or {})
-    rule_config = _as_config(api, rule.pop("config", unlearn[rule_base]))
-    rule_args = {k: v for k, v in rule.items() if k in RULE_ARGS}
-    return TrainingPlan(finetune=finetune, retrain=retrain, unlearn=unlearn,
-                        rule_config=rule_config, rule_args=rule_args, facts=entry.get("facts"))
+    entry = api.PRESETS[preset]
+    rule = dict(entry["rule"])
+    return TrainingPlan(
+        finetune=entry["finetune"], retrain=entry.get("retrain", entry["finetune"]),
+        unlearn={m: entry["unlearn"][m] for m in methods},
+        rule_config=rule.pop("config", entry["unlearn"][rule_base]),
+        rule_args={k: v for k, v in rule.items() if k in RULE_ARGS}, facts=entry["facts"],
+    )

@@ -4,7 +4,6 @@ report, each stage cached in the run folder (see :mod:`leakstats.demo._stages`).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import sys
 import time
@@ -118,22 +117,6 @@ def facts_prompts(facts: pd.DataFrame, split: str | None = "forget") -> pd.DataF
         if extra in rows.columns:
             out[extra] = rows[extra].to_numpy()
     return out
-
-
-def select_facts(api, facts: pd.DataFrame, selection: Any) -> pd.DataFrame:
-    """The facts a preset trains and evaluates on: all (``None``), or ``{"forget": n,
-    "retain": m}``, the first n forget and m retain facts (``leakstats.unlearn.select_facts``
-    when the module has it), or a list of prompt ids."""
-    if selection is None:
-        return facts.reset_index(drop=True)
-    if isinstance(selection, Mapping):
-        if hasattr(api, "select_facts"):
-            return api.select_facts(facts, **dict(selection))
-        parts = [group.head(selection[split]) if selection.get(split) is not None else group
-                 for split, group in facts.groupby("split", sort=False)]
-        return pd.concat(parts).sort_index().reset_index(drop=True)
-    ids = {str(x) for x in selection}
-    return facts[facts["prompt_id"].astype(str).isin(ids)].reset_index(drop=True)
 
 
 def _model_identity(model) -> dict:
@@ -256,7 +239,7 @@ def run_demo(
     plan = training_plan(api, preset, settings.methods, settings.rule_base)
     logger = log if log is not None else (_stderr_log if progress else None)
     run = RunFolder(out, fresh=fresh, log=logger, info={"preset": preset})
-    facts = select_facts(api, api.load_facts(), plan.facts)
+    facts = api.select_facts(api.load_facts(), **plan.facts)
     records: list[StageRecord] = []
     with torch_threads(settings.threads), _transformers_bars(progress):
         for stage in _stages(run, api, settings, plan, facts, model, progress):
@@ -272,12 +255,8 @@ def run_demo(
 
 def _from_training_preset(api, preset: str) -> dict:
     """Settings that the training preset fixes: RULE's base method."""
-    presets = getattr(api, "PRESETS", None)
-    entry = presets.get(preset) if isinstance(presets, Mapping) else None
-    rule = entry.get("rule") if isinstance(entry, Mapping) else None
-    if isinstance(rule, Mapping) and rule.get("method") is not None:
-        return {"rule_base": rule["method"]}
-    return {}
+    rule = api.PRESETS.get(preset, {}).get("rule", {})
+    return {"rule_base": rule["method"]} if "method" in rule else {}
 
 
 def _stages(run: RunFolder, api, settings: DemoSettings, plan, facts: pd.DataFrame, model,
@@ -356,13 +335,8 @@ def _greedy_stage(api, name: str, facts: pd.DataFrame, settings: DemoSettings,
             retain = facts.index[facts["split"] == "retain"][settings.retain_eval:]
             chosen = facts.drop(index=retain)
         splits = [x for x in ("forget", "retain") if (chosen["split"] == x).any()]
-        extra = ({"batch_size": 32} if "batch_size" in
-                 inspect.signature(api.greedy_answers).parameters else {})
         table = api.greedy_answers(path, chosen, split=tuple(splits),
-                                   max_new_tokens=settings.greedy_max_new_tokens, **extra)
-        if "split" not in table.columns:
-            table = table.assign(split=facts.set_index(facts["prompt_id"].astype(str)).loc[
-                table["prompt_id"].astype(str), "split"].to_numpy())
+                                   max_new_tokens=settings.greedy_max_new_tokens, batch_size=32)
         _with_keywords(table, facts).assign(model=name).to_parquet(folder / "greedy.parquet",
                                                                     index=False)
         return {"table": f"greedy/{name}/greedy.parquet"}

@@ -202,3 +202,18 @@ def test_nli_judge_with_a_tiny_classifier(tmp_path):
 def test_the_module_lists_its_judges():
     assert {"RougeJudge", "NLIJudge", "make_judge", "relabel"} <= set(judges.__all__)
     assert np.isclose(RougeJudge().with_threshold(0.2).threshold, 0.2)
+
+
+def test_every_public_name_is_importable_from_the_package():
+    import leakstats
+
+    assert set(judges.__all__) == {
+        "CallableJudge", "ContainmentJudge", "Judge", "KeywordJudge", "MultipleChoice",
+        "NLIJudge", "RegexJudge", "RougeJudge", "make_judge", "normalize_text", "relabel",
+        "rejudge", "tokenize",
+    }
+    for name in judges.__all__:
+        assert getattr(judges, name).__module__.startswith("leakstats.generate.judges.")
+    assert leakstats.make_judge is judges.make_judge and leakstats.relabel is judges.relabel
+    assert all(issubclass(getattr(judges, n), judges.Judge) for n in judges.__all__
+               if n.endswith(("Judge", "Choice")))

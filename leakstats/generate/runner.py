@@ -1,31 +1,31 @@
-"""``generate_samples``: prompts x decoding grid -> judged samples in a resumable store."""
+"""``generate_samples``: prompts x decoding grid -> judged samples in a resumable store.
+
+The run's pieces live in their own modules: the validated options and the manifest config
+(:mod:`~leakstats.generate._settings`), one group's jobs and records
+(:mod:`~leakstats.generate._groups`), the shard writer (:mod:`~leakstats.generate._shards`) and
+the progress bar (:mod:`~leakstats.generate._progress`).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
-from leakstats.generate._config import (
-    arm_id,
-    block_seed,
-    block_sizes,
-    decoding_grid,
-)
-from leakstats.generate.backend import SampleBatch, SampleJob
-from leakstats.generate.store import RECORD_COLUMNS, Store, _arm_text
+from leakstats.core.errors import LeakstatsError, MissingDependencyError
+from leakstats.core.vocabulary import BACKENDS
+from leakstats.generate._config import DecodingConfig, arm_id, decoding_grid
+from leakstats.generate._groups import ReferenceScores, check_batches, group_frame, group_jobs
+from leakstats.generate._progress import progress_bar
+from leakstats.generate._settings import RunSettings, run_provenance
+from leakstats.generate._shards import ShardWriter
+from leakstats.generate.store import Store
 
 __all__ = ["BACKENDS", "GenerationResult", "generate_samples"]
 
-BACKENDS = ("hf", "vllm")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -36,8 +36,13 @@ class GenerationResult:
     ----------
     path : str
         The store folder; read it with :func:`leakstats.read_store`.
-    status : {"complete", "incomplete"}
-        Whether every (prompt, arm) group is in the store now.
+    status : {"complete"}
+        The status this run recorded in the store's manifest. A returned run is always
+        ``"complete"``: every (prompt, arm) group is in the store, with ``n`` samples. A run
+        that stops before that does not return; it raises, after writing the groups it had
+        finished, and records ``"interrupted"`` (``KeyboardInterrupt`` or ``SystemExit``) or
+        ``"failed"`` (any other exception) in the manifest, whose top-level ``status`` is then
+        ``"incomplete"``; ``resume=True`` generates the missing groups.
     samples_written, groups_written, groups_skipped : int
         Written by this run (samples count once, whatever the number of judges); groups found
         complete in the store (resume) and skipped.
@@ -90,35 +95,6 @@ class GenerationResult:
         return head + "\n" + self.summary.to_string(index=False)
 
 
-def _positive_int(value, name: str, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise LeakstatsError(f"argument {name!r}: expected an integer >= 1, got {value!r}. "
-                             f"Fix: {fix}.")
-    return int(value)
-
-
-def _prompt_digest(prompts: pd.DataFrame) -> str:
-    digest = hashlib.sha256()
-    for pid, prompt, ref in prompts[["prompt_id", "prompt", "reference"]].itertuples(index=False):
-        digest.update(repr((str(pid), prompt, ref)).encode("utf-8"))
-    return digest.hexdigest()
-
-
-def _versions() -> dict:
-    import pyarrow
-
-    import leakstats
-
-    out = {"python": sys.version.split()[0], "leakstats": leakstats.__version__,
-           "numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__,
-           "platform": platform.platform()}
-    for name in ("torch", "transformers", "vllm", "rouge_score"):
-        module = sys.modules.get(name)
-        if module is not None:
-            out[name] = getattr(module, "__version__", "?")
-    return out
-
-
 def _make_backend(backend, model, gguf_file, device, dtype, chat_template, system_prompt,
                   engine_kwargs):
     if not isinstance(backend, str):
@@ -138,7 +114,7 @@ def _make_backend(backend, model, gguf_file, device, dtype, chat_template, syste
     try:
         from leakstats.generate.hf import HFBackend
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
+        raise MissingDependencyError(
             f"the transformers backend needs torch and transformers ({exc}). Fix: pip install "
             f"'leakstats[generate]' (CPU: pip install torch==2.13.0 first)."
         ) from exc
@@ -146,88 +122,6 @@ def _make_backend(backend, model, gguf_file, device, dtype, chat_template, syste
         model, gguf_file=gguf_file, device=device, dtype=dtype, chat_template=chat_template,
         system_prompt=system_prompt,
     )
-
-
-def _group_frame(
-    batch_list: list[SampleBatch],
-    *,
-    arm: dict,
-    judges: list,
-    item: dict,
-    prompt_id,
-    reference: tuple[float, float, int],
-) -> tuple[pd.DataFrame, int]:
-    token_ids = [t for b in batch_list for t in b.token_ids]
-    n = len(token_ids)
-    texts = [t for b in batch_list for t in b.text]
-
-    def joined(attr: str):
-        parts = [getattr(b, attr) for b in batch_list]
-        return None if any(p is None for p in parts) else [x for p in parts for x in p]
-
-    proc, raw = joined("token_logprobs"), joined("token_logprobs_raw")
-    base = {
-        "prompt_id": [prompt_id] * n,
-        "sample_id": np.arange(n, dtype=np.int64),
-        "seed": np.array([s for b in batch_list for s in b.seed], dtype=np.int64),
-        "text": texts,
-        "finish_reason": [r for b in batch_list for r in b.finish_reason],
-        "n_tokens": np.array([len(t) for t in token_ids], dtype=np.int32),
-        "logprob": [float(np.sum(x, dtype=np.float64)) for x in proc] if proc else [np.nan] * n,
-        "logprob_raw": [float(np.sum(x, dtype=np.float64)) for x in raw] if raw else [np.nan] * n,
-        "token_ids": token_ids,
-        "token_logprobs": proc if proc is not None else [None] * n,
-        "token_logprobs_raw": raw if raw is not None else [None] * n,
-        "reference_logprob": [reference[0]] * n,
-        "reference_logprob_raw": [reference[1]] * n,
-        "reference_n_tokens": [reference[2]] * n,
-    }
-    frames = []
-    items = [item] * n
-    for judge in judges:
-        scores, labels = judge.judge(texts, items)
-        frame = pd.DataFrame(base)
-        for key, value in arm.items():
-            frame[key] = value
-        frame["judge"] = judge.name
-        frame["score"] = scores
-        frame["leaked"] = labels
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return out.loc[:, list(RECORD_COLUMNS)], int(sum(len(t) for t in token_ids))
-
-
-def _generate_iv(n, max_new_tokens, batch_size, stop, judge, shard_samples, flush_seconds):
-    n = _positive_int(n, "n", "pass the number of samples per prompt and arm, e.g. n=64")
-    max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", "pass e.g. 64")
-    batch_size = n if batch_size is None else _positive_int(
-        batch_size, "batch_size", "pass the number of samples per generate call, e.g. 32")
-    if isinstance(stop, str):
-        stop = (stop,)
-    stop = tuple(stop or ())
-    if not all(isinstance(s, str) and s for s in stop):
-        raise LeakstatsError(
-            f"argument 'stop': expected a list of non-empty strings, got {stop!r}. Fix: pass "
-            f"e.g. stop=['\\n\\n'] or stop=[]."
-        )
-    from leakstats.generate.judges import make_judge
-
-    specs = judge if isinstance(judge, list | tuple) else [judge]
-    if not specs:
-        raise LeakstatsError("argument 'judge': no judge given. Fix: pass e.g. judge='rouge:0.4'.")
-    judges = [make_judge(j) for j in specs]
-    names = [j.name for j in judges]
-    if len(set(names)) != len(names):
-        raise LeakstatsError(
-            f"argument 'judge': two judges have the same name in {names}. Fix: drop the repeat."
-        )
-    shard_samples = _positive_int(shard_samples, "shard_samples", "pass e.g. 4096")
-    if not isinstance(flush_seconds, int | float) or not flush_seconds > 0:
-        raise LeakstatsError(
-            f"argument 'flush_seconds': expected a number > 0, got {flush_seconds!r}. Fix: "
-            f"pass e.g. 60."
-        )
-    return n, max_new_tokens, min(batch_size, n), stop, judges, shard_samples
 
 
 def generate_samples(
@@ -325,7 +219,12 @@ def generate_samples(
 
     Raises
     ------
-    FileExistsError
+    KeyboardInterrupt, SystemExit, or the error that stopped the run
+        The run is recorded as ``"interrupted"`` or ``"failed"``; the store keeps the groups
+        finished so far (see :class:`GenerationResult`).
+    leakstats.LeakstatsError
+        If the backend returns other than ``n`` samples for a group (the group is not stored).
+    leakstats.core.errors.OutputExistsError (a FileExistsError)
         If ``out`` holds a store and neither ``resume`` nor ``overwrite`` is set.
     leakstats.generate.store.ConfigMismatchError
         If resuming with different settings (the message names the fields).
@@ -346,11 +245,10 @@ def generate_samples(
     """
     from leakstats.generate.prompts import load_prompts
 
-    n, max_new_tokens, batch_size, stop, judges, shard_samples = _generate_iv(
-        n, max_new_tokens, batch_size, stop, judge, shard_samples, flush_seconds)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise LeakstatsError(f"argument 'seed': expected an integer >= 0, got {seed!r}. "
-                             f"Fix: pass e.g. seed=0.")
+    settings = RunSettings.from_options(
+        n=n, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop, judge=judge,
+        seed=seed, shard_samples=shard_samples, flush_seconds=flush_seconds, logprobs=logprobs,
+        raw_logprobs=raw_logprobs, reference_logprobs=reference_logprobs)
     table = load_prompts(prompts)
     grid = decoding_grid(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p)
     Store.check_target(out, resume=resume, overwrite=overwrite)  # before loading a model
@@ -361,31 +259,48 @@ def generate_samples(
     method = model_name if method is None else str(method)
     arms = [{"method": method, "model": model_name, **c.arm_values()} for c in grid]
     arm_ids = [arm_id(a) for a in arms]
-    config = {
-        "model": model_name,
-        "model_sha256": info.get("model_sha256"),
-        "backend": engine.name,
-        "method": method,
-        "n": n,
-        "batch_size": batch_size,
-        "max_new_tokens": max_new_tokens,
-        "stop": list(stop),
-        "seed": int(seed),
-        "chat_template": info.get("chat_template"),
-        "system_prompt": info.get("system_prompt"),
-        "arms": arms,
-        "arm_ids": arm_ids,
-        "arm_index": {_arm_text(c.arm_values().values()): i for i, c in enumerate(grid)},
-        "judges": [j.spec() for j in judges],
-        "judge_names": [j.name for j in judges],
-        "prompts": {"n": len(table), "sha256": _prompt_digest(table)},
-        "logprobs": bool(logprobs),
-        "raw_logprobs": bool(raw_logprobs),
-        "reference_logprobs": bool(reference_logprobs),
-    }
-    provenance = {**info, "versions": _versions(), "host": platform.node(), "argv": sys.argv}
-    store = Store.open(out, config=config, provenance=provenance, prompts=table, resume=resume,
-                       overwrite=overwrite)
+    config = settings.config(info=info, backend=engine.name, method=method, grid=grid,
+                             arms=arms, arm_ids=arm_ids, prompts=table)
+    store = Store.open(out, config=config, provenance=run_provenance(info), prompts=table,
+                       resume=resume, overwrite=overwrite)
+    done = _stored_groups(store, settings.n)
+    pending = [
+        (i, j) for i, pid in enumerate(table["prompt_id"]) for j in range(len(grid))
+        if (arm_ids[j], str(pid)) not in done
+    ]
+    skipped = len(table) * len(grid) - len(pending)
+    bar = progress_bar(progress, total=len(table) * len(grid) * settings.n,
+                       initial=skipped * settings.n)
+    writer = ShardWriter(store, shard_samples=settings.shard_samples,
+                         flush_seconds=settings.flush_seconds, on_group=on_group)
+    start = time.perf_counter()
+    try:
+        tokens = _sample_groups(engine, settings, table, grid, arms, arm_ids, pending, writer,
+                                bar)
+        writer.flush()
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+        try:  # keep the groups that are complete; the others are generated on resume
+            writer.flush()
+        finally:
+            store.close(status=status, samples_written=writer.samples_written)
+            bar.close()
+        raise
+    seconds = time.perf_counter() - start
+    status = "complete"
+    store.close(status=status, samples_written=writer.samples_written)
+    bar.close()
+    return GenerationResult(
+        path=str(store.path), status=status, n_prompts=len(table), n_arms=len(grid),
+        n=settings.n, samples_written=writer.samples_written,
+        groups_written=writer.groups_written, groups_skipped=skipped, tokens=tokens,
+        seconds=seconds, summary=writer.summary(),
+    )
+
+
+def _stored_groups(store: Store, n: int) -> dict[tuple[str, str], int]:
+    """The groups already in the store (resume); one that does not hold ``n`` samples closes
+    the store as failed and raises."""
     done = store.completed()
     bad = {k: v for k, v in done.items() if v != n}
     if bad:
@@ -395,141 +310,45 @@ def generate_samples(
             f"store '{store.path}': group (arm {key[0]}, prompt {key[1]!r}) holds {size} "
             f"samples, not n={n}; the store is corrupt. Fix: regenerate into a new folder."
         )
-    pending = [
-        (i, j) for i, pid in enumerate(table["prompt_id"]) for j in range(len(grid))
-        if (arm_ids[j], str(pid)) not in done
-    ]
-    skipped = len(table) * len(grid) - len(pending)
-    bar = _progress(progress, total=len(table) * len(grid) * n, initial=skipped * n)
+    return done
+
+
+def _sample_groups(engine, settings: RunSettings, table: pd.DataFrame,
+                   grid: Sequence[DecodingConfig], arms: list[dict], arm_ids: list[str],
+                   pending: list[tuple[int, int]], writer: ShardWriter, bar) -> int:
+    """Sample, judge and buffer the ``pending`` (prompt row, arm number) groups, the backend's
+    ``groups_per_call`` at a time, writing shards when due; returns the tokens generated."""
     per_call = max(1, int(getattr(engine, "groups_per_call", 1)))
-    buffers: dict[str, list[pd.DataFrame]] = {}
-    buffered = 0
-    written = groups_written = tokens = 0
-    last_flush = start = time.perf_counter()
-    reference_cache: dict[int, list[tuple[float, float, int]]] = {}
-    prompt_cache: dict[int, tuple[int, ...]] = {}
-    summary_parts: list[pd.DataFrame] = []
-
-    def flush() -> None:
-        nonlocal buffered, last_flush, groups_written
-        last_flush = time.perf_counter()
-        if not buffers:
-            return
-        for arm, frames in buffers.items():
-            frame = pd.concat(frames, ignore_index=True)
-            store.write_shard(arm, frame)
-            summary_parts.append(_summarise(frame))
-            groups_written += len(frames)
-        buffers.clear()
-        buffered = 0
-        if on_group is not None:
-            on_group(groups_written)
-
-    status = "failed"
-    try:
-        for start_index in range(0, len(pending), per_call):
-            chunk = pending[start_index: start_index + per_call]
-            jobs: list[SampleJob] = []
-            spans = []
-            for i, j in chunk:
-                if i not in prompt_cache:
-                    prompt_cache.clear()
-                    prompt_cache[i] = tuple(engine.encode_prompt(table.at[i, "prompt"]))
-                ids = prompt_cache[i]
-                first = len(jobs)
-                for b, size in enumerate(block_sizes(n, batch_size)):
-                    jobs.append(SampleJob(
-                        ids, grid[j], size,
-                        block_seed(seed, table.at[i, "prompt_id"], arm_ids[j], b),
-                        max_new_tokens, stop))
-                spans.append((i, j, ids, first, len(jobs)))
-            batches = engine.sample(jobs, logprobs=logprobs, raw_logprobs=raw_logprobs)
-            for i, j, ids, first, last in spans:
-                reference = _reference(engine, reference_cache, i, ids, table, grid, j,
-                                       reference_logprobs)
-                frame, n_tok = _group_frame(
-                    batches[first:last], arm=arms[j], judges=judges,
-                    item=table.iloc[i].to_dict(), prompt_id=table.at[i, "prompt_id"],
-                    reference=reference,
-                )
-                buffers.setdefault(arm_ids[j], []).append(frame)
-                buffered += len(frame)
-                written += n
-                tokens += n_tok
-                bar.update(n)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix_str(f"{tokens / max(elapsed, 1e-9):.0f} tokens/s", refresh=False)
-            if buffered >= shard_samples or time.perf_counter() - last_flush >= flush_seconds:
-                flush()
-        flush()
-        status = "complete"
-    except BaseException:
-        status = "interrupted"
-        try:  # keep the groups that are complete; the others are regenerated on resume
-            flush()
-        finally:
-            store.close(status=status, samples_written=written)
-            bar.close()
-        raise
-    seconds = time.perf_counter() - start
-    store.close(status=status, samples_written=written)
-    bar.close()
-    summary = (pd.concat(summary_parts, ignore_index=True) if summary_parts
-               else pd.DataFrame(columns=["judge", "n_prompts", "n_samples", "n_leaked"]))
-    if len(summary):
-        keys = list(RECORD_COLUMNS[:7])
-        summary = summary.groupby(keys, sort=False, as_index=False).sum()
-        summary["mean_tokens"] = summary.pop("tokens") / summary["n_samples"]
-    return GenerationResult(
-        path=str(store.path), status="complete", n_prompts=len(table), n_arms=len(grid), n=n,
-        samples_written=written, groups_written=groups_written, groups_skipped=skipped,
-        tokens=tokens, seconds=seconds, summary=summary,
-    )
-
-
-def _summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = list(RECORD_COLUMNS[:7])
-    grouped = frame.groupby(keys, sort=False)
-    out = grouped.agg(n_prompts=("prompt_id", "nunique"), n_samples=("sample_id", "size"),
-                      n_leaked=("leaked", "sum"), tokens=("n_tokens", "sum")).reset_index()
-    return out
-
-
-def _reference(engine, cache, i, ids, table, grid, j, enabled) -> tuple[float, float, int]:
-    if not enabled:
-        return (np.nan, np.nan, 0)
-    if i not in cache:
-        cache.clear()
-        text = table.at[i, "reference"]
-        ref_ids = engine.encode_text(text) if text else []
-        if not ref_ids:
-            cache[i] = [(np.nan, np.nan, 0)] * len(grid)
-        else:
-            processed, raw = engine.score(ids, [ref_ids], grid)
-            total_raw = float(np.sum(raw[0], dtype=np.float64))
-            cache[i] = [(float(np.sum(p[0], dtype=np.float64)), total_raw, len(ref_ids))
-                        for p in processed]
-    return cache[i][j]
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(enabled: bool, *, total: int, initial: int):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ModuleNotFoundError:
-        return _NoBar()
-    return tqdm(total=total, initial=initial, unit="sample", dynamic_ncols=True,
-                desc="generate", file=sys.stderr)
-
+    references = ReferenceScores(engine, grid, enabled=settings.reference_logprobs)
+    encoded: tuple[int | None, tuple[int, ...]] = (None, ())
+    tokens = 0
+    start = time.perf_counter()
+    for first in range(0, len(pending), per_call):
+        jobs: list = []
+        spans = []
+        for i, j in pending[first: first + per_call]:
+            if encoded[0] != i:
+                encoded = (i, tuple(engine.encode_prompt(table.at[i, "prompt"])))
+            ids = encoded[1]
+            begin = len(jobs)
+            jobs.extend(group_jobs(
+                ids, grid[j], n=settings.n, batch_size=settings.batch_size, seed=settings.seed,
+                prompt_id=table.at[i, "prompt_id"], arm=arm_ids[j],
+                max_new_tokens=settings.max_new_tokens, stop=settings.stop))
+            spans.append((i, j, ids, begin, len(jobs)))
+        batches = engine.sample(jobs, logprobs=settings.logprobs,
+                                raw_logprobs=settings.raw_logprobs)
+        check_batches(engine.name, jobs, batches)
+        for i, j, ids, begin, end in spans:
+            frame, n_tok = group_frame(
+                batches[begin:end], arm=arms[j], judges=settings.judges,
+                item=table.iloc[i].to_dict(), prompt_id=table.at[i, "prompt_id"],
+                reference=references.get(i, ids, table.at[i, "reference"], j),
+            )
+            writer.add(arm_ids[j], frame, samples=settings.n)
+            tokens += n_tok
+            bar.update(settings.n)
+            elapsed = time.perf_counter() - start
+            bar.set_postfix_str(f"{tokens / max(elapsed, 1e-9):.0f} tokens/s", refresh=False)
+        writer.flush_if_due()
+    return tokens

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import InputNotFoundError, LeakstatsError, OutputExistsError
+from leakstats.core.files import atomic_file, write_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -70,20 +71,6 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _diff(old, new, prefix: str = "") -> list[str]:
     """Dotted names of the fields that differ between two JSON-like values."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -113,12 +100,12 @@ def store_manifest(path: str | os.PathLike) -> dict:
 
     Raises
     ------
-    FileNotFoundError
+    leakstats.core.errors.InputNotFoundError (a FileNotFoundError)
         If ``path`` is not a store (no ``manifest.json``).
     """
     manifest = Path(path).expanduser() / MANIFEST
     if not manifest.is_file():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"argument 'path': '{manifest.parent}' is not a leakstats store (no {MANIFEST}). "
             f"Fix: pass the --out folder of a `leakstats generate` run."
         )
@@ -156,7 +143,7 @@ class Store:
 
         Raises
         ------
-        FileExistsError
+        leakstats.core.errors.OutputExistsError (a FileExistsError)
             If ``path`` is a store and neither ``resume`` nor ``overwrite`` is set, or is a
             non-empty folder that is not a store.
         ConfigMismatchError
@@ -203,13 +190,8 @@ class Store:
             store._save()  # first, so that a crash from here on leaves a resumable store
             store._acquire()
         if not (path / PROMPTS).is_file():
-            tmp = path / f".{PROMPTS}.{secrets.token_hex(6)}.tmp"
-            try:
+            with atomic_file(path / PROMPTS) as tmp:
                 prompts.to_parquet(tmp, index=False)
-                os.replace(tmp, path / PROMPTS)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
         for stale in [*path.glob(f"{RECORDS}/arm-*/.part-*.tmp"), *path.glob(".*.tmp")]:
             stale.unlink(missing_ok=True)  # left by a run killed while writing (we hold the lock)
         store.manifest["status"] = "running"
@@ -228,17 +210,17 @@ class Store:
         path = Path(path).expanduser()
         is_store = (path / MANIFEST).is_file()
         if path.exists() and not path.is_dir():
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"--out: '{path}' is a file. Fix: choose a folder for the store."
             )
         if path.exists() and not is_store and any(path.iterdir()):
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"--out: '{path}' is a non-empty folder that is not a leakstats store; "
                 f"leakstats never writes into or deletes such a folder. Fix: choose a new or "
                 f"empty folder."
             )
         if is_store and not resume and not overwrite:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"--out: '{path}' already holds a leakstats store. Fix: pass resume=True "
                 f"(--resume) to continue it, overwrite=True (--overwrite) to delete it and "
                 f"start again, or choose another folder."
@@ -252,7 +234,7 @@ class Store:
             info = json.loads(lock.read_text() or "{}")
             pid, host = int(info.get("pid", -1)), info.get("host")
             if host != socket.gethostname() or _pid_alive(pid):
-                raise FileExistsError(
+                raise OutputExistsError(
                     f"--out: '{path}' is being written by another run (pid {pid} on "
                     f"{host}). Fix: wait for it to end, or remove '{lock}' if that run is dead."
                 )
@@ -264,7 +246,7 @@ class Store:
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"--out: '{self.path}' is being written by another run. Fix: wait for it to end."
             ) from None
         with os.fdopen(fd, "w") as handle:
@@ -273,7 +255,7 @@ class Store:
         self._lock = lock
 
     def _save(self) -> None:
-        _write_json(self.path / MANIFEST, self.manifest)
+        write_json(self.path / MANIFEST, self.manifest)
 
     def _next_seq(self) -> int:
         seqs = [int(p.name.split("-")[1]) for p in self._shards() if p.name.count("-") >= 2]
@@ -316,16 +298,9 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{self._seq:06d}-{secrets.token_hex(4)}.parquet"
         self._seq += 1
-        tmp = folder / f".{target.name}.tmp"
         table = pa.Table.from_pandas(frame, schema=_schema(frame), preserve_index=False)
-        try:
+        with atomic_file(target) as tmp:
             pq.write_table(table, tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         return target
 
     def close(self, *, status: str, samples_written: int) -> None:
@@ -411,7 +386,7 @@ def read_store(
     >>> read_store(tempfile.mkdtemp())  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FileNotFoundError: argument 'path': '...' is not a leakstats store (no manifest.json)...
+    leakstats.core.errors.InputNotFoundError: argument 'path': '...' is not a leakstats store...
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError, MissingDependencyError
 from leakstats.generate._config import DecodingConfig, stable_hash
 from leakstats.generate.backend import SampleBatch, SampleJob
 
@@ -226,7 +226,7 @@ class VLLMBackend:  # pragma: no cover - needs vLLM and a GPU; see benchmarks/vl
         try:
             from vllm import LLM
         except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
+            raise MissingDependencyError(
                 "the vLLM backend needs vllm (a GPU build). Fix: pip install 'leakstats[vllm]' "
                 "on a machine with a GPU, or use backend='hf'."
             ) from exc

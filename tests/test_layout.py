@@ -98,3 +98,33 @@ def test_core_imports_no_other_layer():
     bad = sorted(f"{m} -> {t}" for m, targets in graph.items() if m.startswith("leakstats.core")
                  for t in targets if not t.startswith("leakstats.core"))
     assert bad == []
+
+
+#: Built-in errors that leakstats never raises itself: it raises its own subclasses of them
+#: (``InputNotFoundError`` ...), which the CLI reports as bad input, exit code 2.
+_BUILTIN_FILE_ERRORS = {"FileExistsError", "FileNotFoundError", "IsADirectoryError",
+                        "NotADirectoryError", "PermissionError", "OSError", "ImportError",
+                        "ModuleNotFoundError"}
+
+
+def _raised_builtins(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            call = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(call, ast.Name) and call.id in _BUILTIN_FILE_ERRORS:
+                found.append(f"{call.id} at line {node.lineno}")
+    return found
+
+
+def test_leakstats_raises_its_own_file_and_dependency_errors():
+    offenders = [f"{path.relative_to(PACKAGE.parent)}: {hit}"
+                 for path in sorted(PACKAGE.rglob("*.py"))
+                 for hit in _raised_builtins(path.read_text(encoding="utf-8"))]
+    assert not offenders, "raise leakstats' own error classes instead:\n" + "\n".join(offenders)
+
+
+def test_raised_builtin_finder_finds_one():
+    assert _raised_builtins("def f():\n    raise FileNotFoundError('x')\n") == [
+        "FileNotFoundError at line 2"]
+    assert _raised_builtins("raise InputNotFoundError('x')\n") == []

@@ -192,7 +192,7 @@ class CertifyResult:
                 f"{self.confidence_level:g}, bound={self.bound!r}"
                 + (f", epsilon={self.epsilon:g})" if self.epsilon is not None else ")"))
         shown = self.table.drop(columns=["route"])
-        return head + "\n" + format_table(shown, fmt="table")
+        return head + "\n" + format_table(shown, format="table")
 
 
 # --------------------------------------------------------------------------- public

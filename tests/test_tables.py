@@ -217,7 +217,7 @@ def test_all_formats_give_text(frame):
 @pytest.mark.parametrize("fmt", ["html", "TABLE", None, 3])
 def test_unknown_format(frame, fmt):
     with pytest.raises(
-        LeakstatsError, match=r"argument 'fmt': .* is not one of 'table', 'csv', 'json', 'latex'"
+        LeakstatsError, match=r"format: .* is not one of 'table', 'csv', 'json', 'latex'"
     ):
         format_table(frame, fmt)
 

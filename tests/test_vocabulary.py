@@ -115,3 +115,11 @@ def test_renamed_arguments_decorator_bad_use():
     assert f() == 1 and f(n_resamples=3) == 3
     with pytest.raises(leakstats.LeakstatsError, match="both were given"):
         f(n_boot=2, n_resamples=3)
+
+
+def test_format_table_takes_format(counts):
+    table = leakstats.leak_at_k(counts, k=1).to_frame()
+    with pytest.warns(DeprecationWarning, match="argument 'fmt' is renamed 'format'"):
+        old = leakstats.format_table(table, fmt="csv")
+    assert old == leakstats.format_table(table, format="csv") == leakstats.format_table(
+        table, "csv")

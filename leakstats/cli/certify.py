@@ -72,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
             text += (f"\ncertified leak@k <= {args.epsilon:g}: "
                      + ("; ".join(rows) if rows else "none"))
     else:
-        text = format_table(frame, fmt=args.fmt, digits=args.digits)
+        text = format_table(frame, format=args.fmt, digits=args.digits)
     emit(args, text)
     return EXIT_OK

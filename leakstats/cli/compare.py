@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         text = render(table=args.table or "methods", digits=args.digits)
     else:
         frame = result.to_frame(args.table or "differences")
-        text = format_table(frame, fmt=args.fmt)
+        text = format_table(frame, format=args.fmt)
     emit(args, text)
     if args.plot is not None:
         from leakstats.report.plots import plot_compare

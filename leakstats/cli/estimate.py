@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     result = leak_at_k(args.file, k=args.k, confidence_level=args.confidence_level,
                        population=args.population, ci_method=args.ci_method, by=args.by,
                        n_resamples=args.n_resamples, rng=args.seed)
-    emit(args, format_table(result.to_frame(), fmt=args.fmt, digits=args.digits))
+    emit(args, format_table(result.to_frame(), format=args.fmt, digits=args.digits))
     if args.plot is not None:
         from leakstats.report.plots import plot_leak_curve
 

@@ -43,7 +43,7 @@ def export_results(run_dir: str | os.PathLike, dest: str | os.PathLike, *,
     ------
     ValueError
         (:class:`leakstats.LeakstatsError`) if ``run_dir`` holds no finished analysis.
-    FileExistsError
+    OutputExistsError (a FileExistsError)
         If a file to write exists and ``overwrite`` is False.
 
     Examples

@@ -229,7 +229,7 @@ def run_demo(
     ValueError
         (:class:`leakstats.LeakstatsError`) for an unknown preset or setting, or an ``out``
         that exists, is not empty and is not a demo run folder.
-    ModuleNotFoundError
+    MissingDependencyError (a ModuleNotFoundError)
         Without the generation extra (torch, transformers).
     """
     start = time.perf_counter()

@@ -75,7 +75,7 @@ class LeakAtKResult:
             f"LeakAtKResult(population={self.population!r}, "
             f"confidence_level={self.confidence_level:g}, ci_method={self.ci_method!r})"
         )
-        return head + "\n" + format_table(self.table, fmt="table")
+        return head + "\n" + format_table(self.table, format="table")
 
     def _repr_html_(self) -> str:  # Jupyter
         return self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")

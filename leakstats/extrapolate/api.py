@@ -114,7 +114,7 @@ class ExtrapolationResult:
             f"ExtrapolationResult(population={self.population!r}, "
             f"confidence_level={self.confidence_level:g}, families={list(self.families)!r})"
         )
-        text = head + "\n" + format_table(self.table, fmt="table")
+        text = head + "\n" + format_table(self.table, format="table")
         picked = self.selection_table
         if len(picked):
             chosen = picked[picked["selected"]]

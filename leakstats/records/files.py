@@ -124,7 +124,7 @@ def write_table(
 
     Raises
     ------
-    FileExistsError
+    OutputExistsError (a FileExistsError)
         If ``path`` exists and ``overwrite`` is False.
 
     Notes

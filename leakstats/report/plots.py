@@ -113,7 +113,7 @@ def plot_leak_curve(result: Any, ax: Axes | None = None, *, label_arms: bool = T
     ------
     LeakstatsError
         If ``result`` is neither a result nor a DataFrame with the result columns, or is empty.
-    ModuleNotFoundError
+    MissingDependencyError (a ModuleNotFoundError)
         If matplotlib is not installed.
 
     Examples
@@ -188,9 +188,9 @@ def save_figure(
 
     Raises
     ------
-    FileExistsError
+    OutputExistsError (a FileExistsError)
         If ``path`` exists and ``overwrite`` is False.
-    FileNotFoundError
+    InputNotFoundError (a FileNotFoundError)
         If the folder of ``path`` does not exist.
     LeakstatsError
         If ``fig_or_ax`` is not a figure or axes, or the suffix is not a supported format.

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from leakstats.core.checks import check_int
+from leakstats.core.deprecation import renamed_arguments
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import TABLE_FORMATS
 
@@ -283,7 +284,8 @@ def _format_markdown(frame: pd.DataFrame, digits: int) -> str:
 # --------------------------------------------------------------------------- public
 
 
-def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
+@renamed_arguments(fmt="format")
+def format_table(frame: Any, format: str = "table", *, digits: int = 4) -> str:
     """Format a result table for reading, for machines, or for a paper.
 
     Parameters
@@ -292,7 +294,7 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
         A result table (``result.to_frame()``: arm columns, ``k``, ``estimate``, ``se``,
         ``ci_low``, ``ci_high``, ...) or a result object. ``k``, ``estimate``, ``ci_low`` and
         ``ci_high`` are required; the columns before ``k`` are the arm columns.
-    fmt : {"table", "csv", "json", "latex", "markdown"}, default "table"
+    format : {"table", "csv", "json", "latex", "markdown"}, default "table"
         ``"table"``: fixed-width text (arms, k, estimate, interval, se, n_prompts, n_samples,
         ci_method) under a line stating the population and confidence level.
         ``"csv"``: all columns, full precision. ``"json"``: a list of records, all columns,
@@ -310,7 +312,7 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
     Raises
     ------
     LeakstatsError
-        If ``fmt`` is unknown, ``digits`` is not a non-negative integer, ``frame`` is neither a
+        If ``format`` is unknown, ``digits`` is not a non-negative integer, ``frame`` is neither a
         DataFrame nor a result, or required columns are missing.
 
     Examples
@@ -321,19 +323,19 @@ def format_table(frame: Any, fmt: str = "table", *, digits: int = 4) -> str:
     >>> print(format_table(frame, "latex", digits=3).splitlines()[5])
     npo & 8 & 0.123 [0.101, 0.146] \\\\
     """
-    if not isinstance(fmt, str) or fmt not in FORMATS:
+    if not isinstance(format, str) or format not in FORMATS:
         raise LeakstatsError(
-            f"argument 'fmt': {fmt!r} is not one of {', '.join(map(repr, FORMATS))}. "
-            f"Fix: pass fmt='table' or another listed value."
+            f"format: {format!r} is not one of {', '.join(map(repr, FORMATS))}. "
+            f"Fix: pass format='table' or another listed value."
         )
     check_int("digits", digits, 0, 4)
     table = result_table(frame).reset_index(drop=True)
-    if fmt == "csv":
+    if format == "csv":
         return _format_csv(table)
-    if fmt == "json":
+    if format == "json":
         return _format_json(table)
-    if fmt == "latex":
+    if format == "latex":
         return _format_latex(table, int(digits))
-    if fmt == "markdown":
+    if format == "markdown":
         return _format_markdown(table, int(digits))
     return _format_text(table, int(digits))

@@ -197,7 +197,7 @@ def finetune(
     ------
     StageMismatchError
         ``out`` holds a model trained with other settings (the message lists them).
-    FileExistsError
+    OutputExistsError (a FileExistsError)
         ``out`` is a file or a non-empty folder that leakstats did not write.
 
     Examples

@@ -40,8 +40,8 @@ def test_cp_eb_is_never_wider_than_cp_effective(case):
     P, n, p, seed = case
     nn, c = _draw(P, n, p, seed)
     ks = np.unique([1, max(1, n // 2), n])
-    eb = arm_intervals(nn, c, ks, method="cp-eb")
-    old = arm_intervals(nn, c, ks, method="cp-effective")
+    eb = arm_intervals(nn, c, ks, ci_method="cp-eb")
+    old = arm_intervals(nn, c, ks, ci_method="cp-effective")
     np.testing.assert_array_equal(eb.estimate, old.estimate)
     assert (eb.ci_high - eb.ci_low <= old.ci_high - old.ci_low + 1e-12).all()
     assert ((eb.ci_low <= eb.estimate) & (eb.estimate <= eb.ci_high)).all()
@@ -57,7 +57,7 @@ def test_cp_eb_labels_and_rules():
     # nothing leaked: the Hoeffding interval, identical to cp-effective
     zero = arm_intervals(np.full(P, n), np.zeros(P, int), np.array([1, 40]))
     old = arm_intervals(np.full(P, n), np.zeros(P, int), np.array([1, 40]),
-                        method="cp-effective")
+                        ci_method="cp-effective")
     assert zero.ci_method == ("cp-eb (Hoeffding n*)",) * 2
     np.testing.assert_allclose(zero.ci_high, old.ci_high)
     # few prompts and 2k > n: Hoeffding by rule
@@ -71,15 +71,15 @@ def test_cp_eb_is_sharp_where_hoeffding_is_loose():
     rng = np.random.default_rng(7)
     P, n = 400, 200
     c = rng.binomial(n, rng.beta(0.2, 6.0, P))
-    eb = arm_intervals(np.full(P, n), c, np.array([128]), method="cp-eb")
-    old = arm_intervals(np.full(P, n), c, np.array([128]), method="cp-effective")
+    eb = arm_intervals(np.full(P, n), c, np.array([128]), ci_method="cp-eb")
+    old = arm_intervals(np.full(P, n), c, np.array([128]), ci_method="cp-effective")
     assert (eb.ci_high - eb.ci_low)[0] < 0.6 * (old.ci_high - old.ci_low)[0]
 
 
 def test_cp_eb_refuses_the_superpopulation():
     counts = pd.DataFrame({"prompt_id": [0, 1, 2], "n_samples": 10, "n_leaked": [0, 1, 3]})
     with pytest.raises(ValueError, match="method: 'cp-eb' is the fixed-prompt interval"):
-        leakstats.leak_at_k(counts, k=1, population="superpopulation", method="cp-eb")
+        leakstats.leak_at_k(counts, k=1, population="superpopulation", ci_method="cp-eb")
 
 
 def test_clopper_pearson_levels_broadcast_and_huge_counts():

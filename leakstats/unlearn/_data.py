@@ -81,8 +81,8 @@ class TrainConfig:
     >>> TrainConfig(lr=-1)
     Traceback (most recent call last):
     ...
-    leakstats.core.errors.LeakstatsError: TrainConfig argument 'lr': expected a finite number > 0, \
-got -1. Fix: pass a positive learning rate, e.g. lr=1e-5.
+    leakstats.core.errors.LeakstatsError: argument 'lr': -1 is not a number > 0. Fix: pass a \
+positive learning rate, e.g. lr=1e-5.
     """
 
     epochs: int = 5

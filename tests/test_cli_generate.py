@@ -64,9 +64,9 @@ def test_existing_store_and_config_mismatch_are_refused(capsys, tmp_path, tiny):
     ("extra", "match"),
     [
         (("--judge", "bleu"), "unknown judge 'bleu'"),
-        (("--n", 0), "argument 'n': expected an integer >= 1, got 0"),
+        (("--n", 0), "n: 0 is not an integer >= 1"),
         (("--limit", 0), "--limit: expected a positive number of prompts"),
-        (("--top-p", 2), "argument 'top_p'"),
+        (("--top-p", 2), "top_p: 2.0 is not a number in (0, 1]"),
     ],
 )
 def test_bad_values_exit_2_with_a_message(capsys, tmp_path, tiny, extra, match):

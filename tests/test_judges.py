@@ -101,7 +101,7 @@ def test_callable_judge_and_make_judge_specs():
         (lambda: make_judge("rouge:high"), "'high' is not a threshold number"),
         (lambda: make_judge(""), "expected a judge spec"),
         (lambda: make_judge("keyword:"), "names no keyword"),
-        (lambda: RougeJudge(threshold=float("nan")), "argument 'threshold'"),
+        (lambda: RougeJudge(threshold=float("nan")), "threshold: nan is not a finite number"),
         (lambda: RougeJudge(measure="f2"), "argument 'measure'"),
         (lambda: ContainmentJudge(mode="fuzzy"), "argument 'mode'"),
         (lambda: KeywordJudge(keywords="abc"), "argument 'keywords'"),

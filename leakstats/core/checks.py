@@ -114,9 +114,9 @@ def check_number(
         elif high is not None:
             where = f"{'<' if high_open else '<='} {high:g}"
         else:
-            where = "that is finite"
+            where = ""
         raise LeakstatsError(
-            f"{name}: {value!r} is not a number {where}. "
+            f"{name}: {value!r} is not a {'number ' + where if where else 'finite number'}. "
             f"Fix: {fix or f'pass e.g. {name}={example}'}."
         )
     return float(value)

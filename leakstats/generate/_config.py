@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from leakstats.core.checks import check_int, check_number
 from leakstats.core.errors import LeakstatsError
 
 __all__ = ["DecodingConfig", "arm_id", "block_seed", "block_sizes", "decoding_grid", "stable_hash"]
@@ -57,31 +57,20 @@ class DecodingConfig:
 
     def __post_init__(self) -> None:
         t, p, k, m = self.temperature, self.top_p, self.top_k, self.min_p
-        if not _is_number(t) or not (t > 0 and math.isfinite(t)):
-            raise LeakstatsError(
-                f"argument 'temperature': expected a finite number > 0, got {t!r}. Fix: pass "
-                f"e.g. temperature=1.0 (leak@k is about sampling; greedy decoding is one "
-                f"deterministic sample, which a low temperature such as 0.05 approaches)."
-            )
-        if not _is_number(p) or not (0 < p <= 1):
-            raise LeakstatsError(
-                f"argument 'top_p': expected a number in (0, 1], got {p!r}. Fix: pass e.g. "
-                f"top_p=0.9, or top_p=1.0 for no nucleus truncation."
-            )
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
-            raise LeakstatsError(
-                f"argument 'top_k': expected an integer >= 0, got {k!r}. Fix: pass e.g. "
-                f"top_k=50, or top_k=0 for no top-k truncation."
-            )
-        if not _is_number(m) or not (0 <= m < 1):
-            raise LeakstatsError(
-                f"argument 'min_p': expected a number in [0, 1), got {m!r}. Fix: pass e.g. "
-                f"min_p=0.05, or min_p=0.0 for no min-p truncation."
-            )
-        object.__setattr__(self, "temperature", float(t))
-        object.__setattr__(self, "top_p", float(p))
-        object.__setattr__(self, "top_k", int(k))
-        object.__setattr__(self, "min_p", float(m))
+        t = check_number("temperature", t, low=0, low_open=True,
+                         fix="pass e.g. temperature=1.0 (leak@k is about sampling; greedy "
+                             "decoding is one deterministic sample, which a low temperature "
+                             "such as 0.05 approaches)")
+        p = check_number("top_p", p, low=0, high=1, low_open=True,
+                         fix="pass e.g. top_p=0.9, or top_p=1.0 for no nucleus truncation")
+        k = check_int("top_k", k, 0, fix="pass e.g. top_k=50, or top_k=0 for no top-k "
+                                         "truncation")
+        m = check_number("min_p", m, low=0, high=1, high_open=True,
+                         fix="pass e.g. min_p=0.05, or min_p=0.0 for no min-p truncation")
+        object.__setattr__(self, "temperature", t)
+        object.__setattr__(self, "top_p", p)
+        object.__setattr__(self, "top_k", k)
+        object.__setattr__(self, "min_p", m)
 
     def arm_values(self) -> dict:
         """The arm columns of this configuration, as written to the records."""
@@ -90,10 +79,6 @@ class DecodingConfig:
     def is_plain(self) -> bool:
         """True when sampling is from the model distribution itself (T = 1, no truncation)."""
         return self.temperature == 1.0 and self.top_p == 1.0 and self.top_k == 0 and not self.min_p
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _as_list(value, name: str) -> list:

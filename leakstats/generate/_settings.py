@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leakstats.core.checks import check_int, check_number
 from leakstats.core.errors import LeakstatsError
 from leakstats.generate._config import DecodingConfig
 from leakstats.generate.judges import Judge, make_judge
@@ -21,10 +22,7 @@ __all__ = ["RunSettings", "run_provenance"]
 
 
 def _positive_int(value, name: str, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise LeakstatsError(f"argument {name!r}: expected an integer >= 1, got {value!r}. "
-                             f"Fix: {fix}.")
-    return int(value)
+    return check_int(name, value, 1, fix=fix)
 
 
 def _stop_strings(stop) -> tuple[str, ...]:
@@ -107,14 +105,8 @@ class RunSettings:
         stop = _stop_strings(stop)
         judges = _judges(judge)
         shard_samples = _positive_int(shard_samples, "shard_samples", "pass e.g. 4096")
-        if not isinstance(flush_seconds, int | float) or not flush_seconds > 0:
-            raise LeakstatsError(
-                f"argument 'flush_seconds': expected a number > 0, got {flush_seconds!r}. Fix: "
-                f"pass e.g. 60."
-            )
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise LeakstatsError(f"argument 'seed': expected an integer >= 0, got {seed!r}. "
-                                 f"Fix: pass e.g. seed=0.")
+        check_number("flush_seconds", flush_seconds, low=0, low_open=True, example=60)
+        check_int("seed", seed, 0, 0)
         return cls(n=n, max_new_tokens=max_new_tokens, batch_size=min(batch_size, n), stop=stop,
                    judges=judges, seed=int(seed), shard_samples=shard_samples,
                    flush_seconds=float(flush_seconds), logprobs=bool(logprobs),

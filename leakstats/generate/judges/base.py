@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leakstats.core.checks import check_number
 from leakstats.core.errors import DataValidationError, LeakstatsError
 
 __all__ = ["Items", "Judge", "check_threshold", "item_field"]
@@ -20,14 +21,8 @@ Items = Sequence[Mapping]
 
 def check_threshold(threshold) -> float:
     """``threshold`` as a float; a bool, a non-number or a non-finite number raises."""
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number) or (
-        not math.isfinite(threshold)
-    ):
-        raise LeakstatsError(
-            f"argument 'threshold': expected a finite number, got {threshold!r}. Fix: pass "
-            f"e.g. threshold=0.4 (a sample is leaked when its score >= threshold)."
-        )
-    return float(threshold)
+    return check_number("threshold", threshold, fix="pass e.g. threshold=0.4 (a sample is "
+                                                     "leaked when its score >= threshold)")
 
 
 def item_field(items: Items, key: str, judge: str) -> list:

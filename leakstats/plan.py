@@ -359,8 +359,15 @@ def plan(
             hw = _prob("half_width", half_width)
             anticipated = 0.5 if leak is None else _prob("leak", leak)
             check_choice("population", population, ("prompts", "superpopulation"))
-            sd = (math.sqrt(anticipated * (1 - anticipated)) if spread is None
-                  else _prob("spread", spread, allow_zero=True))
+            most = math.sqrt(anticipated * (1 - anticipated))
+            sd = most if spread is None else _prob("spread", spread, allow_zero=True)
+            if sd > most * (1 + 1e-12):
+                raise LeakstatsError(
+                    f"spread: {spread!r} is not possible: leak@k lies in [0, 1], so with mean "
+                    f"{anticipated:g} its sd across prompts is at most sqrt(leak (1 - leak)) = "
+                    f"{most:.4g}. Fix: pass a spread <= {most:.4g} (the sd of per-prompt "
+                    f"leak@k, e.g. from a pilot run), or leave it out for that worst case."
+                )
             Pk, nk, got, note = _estimate(kk, level, P, n, hw, anticipated, population, sd)
             target = hw
         elif goal == "compare":

@@ -373,9 +373,14 @@ def test_counts_integer_prompt_ids_and_no_sample_id():
     ("frame", "match"),
     [
         (pd.DataFrame({"prompt_id": [1], "leaked": [True], "n_samples": [1], "n_leaked": [1]}),
-         r"cannot tell a records table from a counts table: it has both(?s:.*)Fix"),
+         r"cannot tell a records table from a counts table.*Fix: keep the columns of one kind"),
         (pd.DataFrame({"prompt_id": [1], "label": [True]}),
-         r"it has neither.*columns present: \['prompt_id', 'label'\](?s:.*)Fix"),
+         r"cannot tell.*columns present: \['prompt_id', 'label'\]\). Fix: a records table has"),
+        # a counts table whose count column is named 'leaked' (it was read as records)
+        (pd.DataFrame({"prompt_id": [0, 1, 2, 3], "n_samples": 100, "leaked": [1, 0, 0, 1]}),
+         r"Fix: if it is a counts table.*rename\(columns=\{'leaked': 'n_leaked'\}\)"),
+        (pd.DataFrame({"prompt_id": [0], "n_leaked": [1]}),
+         r"a counts table needs both 'n_samples' and 'n_leaked': add \['n_samples'\]"),
     ],
 )
 def test_counts_kind_errors(frame, match):

@@ -23,6 +23,7 @@ relative precision for rare leaks.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import betaln, gammaln
 from scipy.stats import hypergeom
 
 #: The law of p fitted to the counts (a family of leakstats.laws.models).
@@ -34,9 +35,28 @@ MAX_TERMS = 20_000
 def overlap_law(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Support m >= 1 and probabilities h_m of the overlap of two random k-subsets of n."""
     m = np.arange(max(1, 2 * k - n), k + 1)
-    h = hypergeom.pmf(m, n, k, k)
+    if n <= _LARGE_N:
+        h = hypergeom.pmf(m, n, k, k)
+    else:  # scipy's pmf slows down with n; the same law from O(k) sums of logs
+        h = np.exp(_log_overlap(n, k, m))
     keep = h > 1e-300
     return m[keep], h[keep]
+
+
+#: Above this n, :func:`overlap_law` sums logs instead of calling scipy's hypergeom.
+_LARGE_N = 10**6
+
+
+def _log_overlap(n: int, k: int, m: np.ndarray) -> np.ndarray:
+    """log h_m = log[C(k, m) C(n - k, k - m) / C(n, k)] for n > 2k, in O(k) operations."""
+    i = np.arange(k, dtype=float)
+    # log of prod_{i < j} (n - k - i) for j = 0..k, and of prod_{i < k} (n - i)
+    low = np.concatenate([[0.0], np.cumsum(np.log(float(n - k) - i))])
+    top = np.sum(np.log(float(n) - i))
+    j = k - m
+    return (gammaln(k + 1) - gammaln(m + 1) - gammaln(j + 1)  # log C(k, m)
+            + low[j] - gammaln(j + 1)  # log C(n - k, j)
+            - top + gammaln(k + 1))  # - log C(n, k)
 
 
 def variance_given_p(n: int, p, k: int) -> np.ndarray:
@@ -77,7 +97,7 @@ def _zero_share(n: int, pi0: float, a: float, b: float) -> float:
     """P(p = 0 | c = 0) for n samples under p ~ pi0 delta_0 + (1 - pi0) Beta(a, b)."""
     if pi0 <= 0:
         return 0.0
-    log_prior_zero = _log_moments(np.array([a]), np.array([b]), n)[0, n]  # log E q^n
+    log_prior_zero = betaln(a, b + n) - betaln(a, b)  # log E q^n, exact for any n
     return pi0 / (pi0 + (1 - pi0) * np.exp(log_prior_zero))
 
 

@@ -116,8 +116,11 @@ def distinct_pairs(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Distinct (n, c) pairs and the inverse index mapping every prompt to its pair."""
     n = np.asarray(n, dtype=np.int64)
     c = np.asarray(c, dtype=np.int64)
-    key = n * (c.max(initial=0) + 1) + c if n.size else n
-    uniq, inverse = np.unique(key, return_inverse=True)
+    c_span = int(c.max(initial=0)) + 1
+    if n.size and int(n.max()) < (2**62) // c_span:  # the packed key n * span + c is exact
+        uniq, inverse = np.unique(n * c_span + c, return_inverse=True)
+    else:  # large counts: unique rows of (n, c), exact for any int64
+        uniq, inverse = np.unique(np.stack([n, c], axis=1), axis=0, return_inverse=True)
     first = np.zeros(uniq.size, dtype=np.int64)
     first[inverse] = np.arange(n.size)
     return n[first], c[first], inverse.reshape(-1)

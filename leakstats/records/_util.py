@@ -192,17 +192,26 @@ def coerce_count(frame: pd.DataFrame, col: str) -> np.ndarray:
         bad_rows(frame, s.isna().to_numpy(), column=col, problem="value is not a number",
                        fix=fix + f"convert with pandas.to_numeric(frame[{col!r}]).")
     if pd.api.types.is_integer_dtype(s.dtype):
-        values = s.to_numpy(dtype=np.int64)
-    else:
-        floats = s.to_numpy(dtype=np.float64)
-        bad_rows(frame, ~np.isfinite(floats) | (floats != np.round(floats)), column=col,
-                       problem="value is not a whole number",
-                       fix=fix + "counts of samples cannot be fractional; check how the "
-                                 "column was computed.")
-        values = floats.astype(np.int64)
-    bad_rows(frame, values < 0, column=col, problem="negative count",
-                   fix=fix + "check how the column was computed.")
-    return values
+        exact = s.to_numpy()
+        bad_rows(frame, exact < 0, column=col, problem="negative count",
+                 fix=fix + "check how the column was computed.")
+        bad_rows(frame, exact > MAX_COUNT, column=col,
+                 problem=f"count above {MAX_COUNT:.0e}, the largest leakstats accepts",
+                 fix=fix + "check how the column was computed (no sampling budget comes near "
+                           "this).")
+        return exact.astype(np.int64)
+    floats = s.to_numpy(dtype=np.float64)
+    bad_rows(frame, ~np.isfinite(floats) | (floats != np.round(floats)), column=col,
+             problem="value is not a whole number",
+             fix=fix + "counts of samples cannot be fractional; check how the column was "
+                       "computed.")
+    bad_rows(frame, floats < 0, column=col, problem="negative count",
+             fix=fix + "check how the column was computed.")
+    bad_rows(frame, floats > MAX_COUNT, column=col,
+             problem=f"count above {MAX_COUNT:.0e}, the largest leakstats accepts",
+             fix=fix + "check how the column was computed (no sampling budget comes near "
+                       "this).")
+    return floats.astype(np.int64)
 
 
 def resolve_format(path: Path, format: str | None) -> tuple[str, str | None]:
@@ -307,6 +316,10 @@ def check_table(frame: Any, kind: str, required: Sequence[str]) -> None:
 
 
 def check_keys_present(frame: pd.DataFrame, keys: Sequence[str]) -> None:
+    """Identifying columns: no missing values, no unhashable values (lists, dicts), and no two
+    values that are different objects but the same text (``7`` and ``"7"``, ``7`` and ``7.0``):
+    ids are identities, and such a pair would be one prompt or two depending on the file
+    format."""
     for col in keys:
         bad_rows(
             frame, frame[col].isna().to_numpy(), column=col,
@@ -314,6 +327,48 @@ def check_keys_present(frame: pd.DataFrame, keys: Sequence[str]) -> None:
             fix=f"fill in {col!r} (e.g. frame[{col!r}] = frame[{col!r}].fillna('none')) or "
                 f"drop these rows.",
         )
+        values = frame[col]
+        if values.dtype != object or not pd.api.types.infer_dtype(
+                values, skipna=True).startswith("mixed"):
+            continue  # one kind of value (C-speed check): nothing to compare
+        unhashable = values.map(lambda v: isinstance(v, list | dict | set | np.ndarray))
+        bad_rows(
+            frame, unhashable.to_numpy(), column=col,
+            problem="a list, dict or array where an id is expected",
+            fix=f"give each row one scalar {col!r} (e.g. a string); to combine several ids "
+                f"use frame[{col!r}].map(str).",
+        )
+        # same text (7 and '7') or same value (7 and 7.0) under different forms
+        forms = pd.DataFrame({"text": values.map(str).to_numpy(),
+                              "value": pd.factorize(values)[0],
+                              "repr": values.map(repr).to_numpy()})
+        clash = ((forms.groupby("text")["repr"].transform("nunique").to_numpy() > 1)
+                 | (forms.groupby("value")["repr"].transform("nunique").to_numpy() > 1))
+        bad_rows(
+            frame, clash, column=col,
+            problem=f"{col!r} holds one id in several forms (e.g. 7 and '7', or 7 and 7.0): "
+                    f"ids are identities, and whether they merge would depend on the file "
+                    f"format",
+            fix=f"make every id text, e.g. frame[{col!r}] = frame[{col!r}].map(str), or every "
+                f"id a number.",
+        )
+
+
+#: Columns that hold identities (text in a CSV file, never numbers to compute with).
+ID_COLUMNS = ("prompt_id", "sample_id")
+
+#: The largest count (``n_samples``) leakstats accepts: sums over millions of prompts stay
+#: exact in int64, and far beyond any sampling budget.
+MAX_COUNT = 10**12
+
+
+def restore_ids(values: pd.Series) -> pd.Series:
+    """Ids read from CSV as text: canonical integers (no sign, no leading zeros) become
+    int64, everything else stays text, so ``007`` and ``7`` stay two ids."""
+    text = values.dropna()
+    if text.empty or not text.str.fullmatch(r"0|[1-9][0-9]{0,17}").all():
+        return values
+    return values.astype(np.int64) if len(text) == len(values) else values
 
 
 WRITERS: Mapping[str, Callable[[pd.DataFrame, Path, str | None], None]] = {

@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import LeakstatsError
 from leakstats.records._util import Groups, TableTypeError, check_table
 from leakstats.records.files import FORMATS, read_table, write_table
 from leakstats.records.importers import leakk as _leakk
@@ -28,6 +28,8 @@ from leakstats.records.schema import (
     _validate_counts,
     _validate_records,
     arm_columns,
+    check_unnamed_arms,
+    table_kind,
     validate_counts,
     validate_records,
 )
@@ -77,23 +79,15 @@ def as_counts(
             f"{type(data).__name__}. Fix: pass a pandas.DataFrame or a file path "
             f"(.parquet, .csv, .jsonl)."
         )
-    is_records = "leaked" in frame.columns
-    is_counts = "n_samples" in frame.columns and "n_leaked" in frame.columns
-    if is_records == is_counts:
-        what = "both 'leaked' and 'n_samples'/'n_leaked'" if is_records else "neither"
-        raise DataValidationError(
-            f"argument 'data': cannot tell a records table from a counts table: it has {what}"
-            f" (columns present: {list(map(str, frame.columns))}). Fix: a records table has "
-            f"'prompt_id' and 'leaked' (one row per sample); a counts table has 'prompt_id', "
-            f"'n_samples' and 'n_leaked' (one row per prompt); keep the columns of one kind.",
-            column="leaked" if is_records else None,
-        )
+    is_counts = table_kind(frame) == "counts"
     if is_counts:
         table, arms, groups = _validate_counts(frame.copy(), by)
         table = table.loc[:, [*arms, *COUNTS_REQUIRED]]
         return table.iloc[np.argsort(groups.codes)].reset_index(drop=True), arms
     check_table(frame, "records", RECORDS_REQUIRED)
     arms = arm_columns(frame, by)
+    if by is None:
+        check_unnamed_arms(frame, arms)
     keep = [*arms, "prompt_id", "leaked"] + (["sample_id"] if "sample_id" in frame else [])
     valid, arms, maybe = _validate_records(frame.loc[:, keep].copy(), arms, group=True)
     groups = cast(Groups, maybe)  # group=True always groups

@@ -19,7 +19,14 @@ from leakstats.core.errors import (
     UnreadableFileError,
 )
 from leakstats.core.files import atomic_file
-from leakstats.records._util import FORMATS, WRITERS, TableTypeError, resolve_format
+from leakstats.records._util import (
+    FORMATS,
+    ID_COLUMNS,
+    WRITERS,
+    TableTypeError,
+    resolve_format,
+    restore_ids,
+)
 
 __all__ = ["FORMATS", "read_table", "write_table"]
 
@@ -81,7 +88,13 @@ def read_table(
         if fmt == "parquet":
             return pd.read_parquet(path)
         if fmt == "csv":
-            return pd.read_csv(path)
+            # ids are text in a CSV file: read them as text, so that 007 and 7 stay two ids
+            # (restore_ids turns canonical integers back into numbers)
+            table = pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
+            for col in ID_COLUMNS:
+                if col in table.columns:
+                    table[col] = restore_ids(table[col])
+            return table
         if path.stat().st_size == 0:
             return pd.DataFrame()
         return pd.read_json(path, lines=True, orient="records", dtype=False, precise_float=True)

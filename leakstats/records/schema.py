@@ -29,6 +29,8 @@ from leakstats.records._util import (
 
 __all__ = [
     "ARM_COLUMNS",
+    "check_unnamed_arms",
+    "table_kind",
     "COUNTS_REQUIRED",
     "RECORDS_REQUIRED",
     "arm_columns",
@@ -117,6 +119,87 @@ def arm_columns(frame: pd.DataFrame, by: By = None) -> list[str]:
     return names
 
 
+# --------------------------------------------------------------------------- table kind
+
+
+def table_kind(frame: pd.DataFrame) -> str:
+    """``"records"`` or ``"counts"``, from the columns; a table that has the columns of both
+    kinds, parts of both, or neither is refused, saying which columns to rename or drop.
+
+    >>> table_kind(pd.DataFrame({"prompt_id": [1], "n_samples": [10], "n_leaked": [2]}))
+    'counts'
+    """
+    cols = set(map(str, frame.columns))
+    counts_cols = {"n_samples", "n_leaked"} & cols
+    present = list(map(str, frame.columns))
+    if "leaked" in cols and not counts_cols:
+        return "records"
+    if counts_cols == {"n_samples", "n_leaked"} and "leaked" not in cols:
+        return "counts"
+    if "leaked" in cols and counts_cols == {"n_samples"}:
+        fix = ("if it is a counts table (one row per prompt), its count of leaked samples "
+               "must be called 'n_leaked': frame.rename(columns={'leaked': 'n_leaked'}); if it "
+               "is a records table (one row per sample), drop 'n_samples'")
+    elif "leaked" in cols:
+        fix = ("keep the columns of one kind: drop 'leaked' (counts) or "
+               f"{sorted(counts_cols)} (records)")
+    elif counts_cols:
+        missing = sorted({"n_samples", "n_leaked"} - counts_cols)
+        fix = f"a counts table needs both 'n_samples' and 'n_leaked': add {missing}"
+    else:
+        fix = ("a records table has 'prompt_id' and 'leaked' (one row per sample); a counts "
+               "table has 'prompt_id', 'n_samples' and 'n_leaked' (one row per prompt)")
+    raise DataValidationError(
+        f"argument 'data': cannot tell a records table from a counts table (columns present: "
+        f"{present}). Fix: {fix}.",
+        column="leaked" if "leaked" in cols else None,
+    )
+
+
+#: Columns a records table may have besides its arms that vary between a prompt's samples by
+#: design (what generation and the importers write); never taken for unnamed arms.
+_SAMPLE_COLUMNS = frozenset({"text", "score", "n_tokens", "finish_reason", "seed", "output",
+                             "generation", "response", "completion"})
+
+
+def check_unnamed_arms(frame: pd.DataFrame, arms: Sequence[str]) -> None:
+    """Refuse records whose samples a column that is not an arm column splits in equal
+    groups within every prompt (e.g. ``algo`` with values a and b, n samples each): without
+    ``by=`` they would be pooled into one arm with no word.
+
+    A column splits the samples when every (arm, prompt) has all of its 2 to 50 values, and
+    every (arm, prompt, value) cell the same number (at least 2) of samples.
+    """
+    keys = [*arms, "prompt_id"]
+    skip = {*keys, *_NOT_ARMS, *_SAMPLE_COLUMNS}
+    for col in frame.columns:
+        if col in skip or str(col).startswith(("logprob", "reference_")):
+            continue
+        values = frame[col]
+        try:
+            n_values = values.nunique(dropna=False)
+        except TypeError:  # unhashable values (lists): not an arm
+            continue
+        if not 2 <= n_values <= 50 or n_values * 2 > len(frame):
+            continue
+        cells = frame.groupby([*keys, col], dropna=False, observed=True, sort=False).size()
+        per_prompt = cells.groupby(level=list(range(len(keys))), sort=False).agg(
+            ["size", "min", "max"])
+        balanced = ((per_prompt["size"] == n_values) & (per_prompt["min"] == per_prompt["max"])
+                    & (per_prompt["min"] >= 2)).all()
+        if balanced:
+            seen = sorted(values.dropna().unique().tolist(), key=str)[:5]
+            shown = ", ".join(map(repr, seen))
+            raise DataValidationError(
+                f"column {col!r}: it splits every prompt's samples into {n_values} equal groups "
+                f"({shown}), like an arm column, but it is not one ({list(ARM_COLUMNS)} are "
+                f"taken by default), so its groups would be pooled into one arm. Fix: pass "
+                f"by={[*arms, str(col)]!r} to keep them apart, or drop the column "
+                f"(frame.drop(columns={str(col)!r})) to pool them on purpose.",
+                column=str(col),
+            )
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -131,6 +214,8 @@ def _validate_records(
     ``group`` or needed for the duplicate check, its grouping by (arms..., prompt_id)."""
     check_table(frame, "records", RECORDS_REQUIRED)
     arms = arm_columns(frame, by)
+    if by is None:
+        check_unnamed_arms(frame, arms)
     check_keys_present(frame, [*arms, "prompt_id"])
     frame["leaked"] = coerce_leaked(frame)
     groups = None

@@ -1,0 +1,119 @@
+"""Hostile input: every case gives the right number or a clear refusal (names the column,
+argument or file and says the fix), never a plausible wrong number."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leakstats
+from leakstats import DataValidationError, LeakstatsError
+
+# --------------------------------------------------------------------------- table shape
+
+
+def test_a_counts_table_with_its_count_named_leaked_is_refused():
+    # counts 1/0/0/1 of 100: read as records this gave leak@1 = 0.5 (truth 0.005)
+    table = pd.DataFrame({"prompt_id": [0, 1, 2, 3], "n_samples": 100, "leaked": [1, 0, 0, 1]})
+    with pytest.raises(DataValidationError, match=r"rename\(columns=\{'leaked': 'n_leaked'\}\)"):
+        leakstats.leak_at_k(table)
+    fixed = table.rename(columns={"leaked": "n_leaked"})
+    assert leakstats.leak_at_k(fixed).to_frame()["estimate"].iloc[0] == pytest.approx(0.005)
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def test_csv_ids_keep_their_identity(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("prompt_id,leaked\n007,True\n7,False\n7,False\n", encoding="utf-8")
+    table = leakstats.counts(path).set_index("prompt_id")
+    assert table.loc["007", "n_samples"] == 1 and table.loc["7", "n_samples"] == 2
+
+
+def test_ids_round_trip_through_our_own_csv(tmp_path):
+    records = pd.DataFrame({"prompt_id": ["007", "7", "7", "x1"],
+                            "leaked": [True, False, True, False]})
+    path = leakstats.write_table(records, tmp_path / "r.csv")
+    back = leakstats.read_table(path)
+    assert back["prompt_id"].tolist() == ["007", "7", "7", "x1"]
+    assert leakstats.counts(path)["n_samples"].tolist() == [1, 2, 1]
+
+
+def test_integer_ids_stay_integers_through_csv(tmp_path):
+    records = pd.DataFrame({"prompt_id": [3, 10, 10], "leaked": [True, False, True]})
+    back = leakstats.read_table(leakstats.write_table(records, tmp_path / "r.csv"))
+    assert back["prompt_id"].dtype == np.int64 and back["prompt_id"].tolist() == [3, 10, 10]
+
+
+@pytest.mark.parametrize("ids", [[7, "7"], [7, 7.0, "a"], [1, "1", "2"]])
+def test_ids_that_read_the_same_are_refused(ids):
+    table = pd.DataFrame({"prompt_id": pd.Series(ids, dtype=object), "leaked": True})
+    with pytest.raises(DataValidationError, match="(?s)column 'prompt_id'.*several forms.*Fix"):
+        leakstats.counts(table)
+
+
+def test_list_valued_ids_are_refused():
+    table = pd.DataFrame({"prompt_id": pd.Series([[1, 2], [3]], dtype=object),
+                          "leaked": [True, False]})
+    with pytest.raises(DataValidationError, match="(?s)column 'prompt_id'.*a list.*Fix"):
+        leakstats.counts(table)
+
+
+# --------------------------------------------------------------------------- huge counts
+
+
+def test_counts_above_2_to_the_32_are_exact():
+    n = 2**33  # the packed distinct-pairs key overflowed int64 here: 0.5 instead of 0.75
+    table = pd.DataFrame({"prompt_id": [0, 1], "n_samples": [n, n + 1],
+                          "n_leaked": [n // 2, n + 1]})
+    assert leakstats.leak_at_k(table).to_frame()["estimate"].iloc[0] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("value", [10**12 + 1, np.uint64(2**63 + 5), 1e15])
+def test_counts_above_the_limit_are_refused_as_too_large(value):
+    column = pd.Series([value, 3], dtype=np.asarray(value).dtype)
+    table = pd.DataFrame({"prompt_id": [0, 1], "n_samples": column, "n_leaked": [1, 1]})
+    with pytest.raises(DataValidationError, match="column 'n_samples': count above 1e\\+12"):
+        leakstats.leak_at_k(table)
+
+
+# --------------------------------------------------------------------------- unnamed arms
+
+
+def _split_records(rng, extra: str = "algo"):
+    return pd.DataFrame({extra: np.repeat(["a", "b"], 40),
+                         "prompt_id": np.tile(np.repeat(range(4), 10), 2),
+                         "leaked": rng.random(80) < 0.3})
+
+
+def test_records_split_by_an_unknown_column_are_refused():
+    records = _split_records(np.random.default_rng(0))
+    with pytest.raises(DataValidationError, match=r"column 'algo'.*by=\['algo'\]"):
+        leakstats.leak_at_k(records)
+    by = leakstats.leak_at_k(records, by="algo").to_frame()
+    assert by["algo"].tolist() == ["a", "b"]
+    pooled = leakstats.leak_at_k(records.drop(columns="algo")).to_frame()
+    assert pooled["n_samples"].iloc[0] == 80
+
+
+def test_a_per_sample_column_is_not_an_arm():
+    rng = np.random.default_rng(1)
+    records = pd.DataFrame({"prompt_id": np.repeat(range(5), 8), "leaked": rng.random(40) < 0.4,
+                            "finish_reason": rng.choice(["eos", "length"], 40),
+                            "label": rng.choice(["yes", "no", "maybe"], 40),
+                            "sample_id": np.tile(range(8), 5)})
+    assert leakstats.leak_at_k(records).to_frame()["n_samples"].iloc[0] == 40
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_refuses_an_impossible_spread():
+    with pytest.raises(LeakstatsError, match=r"spread: 0.9 is not possible.*at most.*0.5"):
+        leakstats.plan("estimate", k=1, n_samples=10, half_width=0.02,
+                       population="superpopulation", spread=0.9)
+    with pytest.raises(LeakstatsError, match="spread: 0.45 is not possible"):
+        leakstats.plan("estimate", k=1, n_samples=10, half_width=0.02, leak=0.1,
+                       population="superpopulation", spread=0.45)

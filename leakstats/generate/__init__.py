@@ -18,8 +18,9 @@ See docs/generation.md.
 from leakstats.generate._config import DecodingConfig, decoding_grid
 from leakstats.generate.backend import Backend, SampleBatch, SampleJob
 from leakstats.generate.models import default_model_path, load_hf
+from leakstats.generate.read import read_store
 from leakstats.generate.runner import GenerationResult, generate_samples
-from leakstats.generate.store import ConfigMismatchError, read_store, store_manifest
+from leakstats.generate.store import ConfigMismatchError, store_manifest
 
 __all__ = [
     "Backend",

@@ -79,7 +79,7 @@ class GenerationResult:
 
     def records(self, **kwargs) -> pd.DataFrame:
         """The store's records table (:func:`leakstats.read_store`)."""
-        from leakstats.generate.store import read_store
+        from leakstats.generate.read import read_store
 
         return read_store(self.path, **kwargs)
 

@@ -26,32 +26,42 @@ import datetime as dt
 import json
 import os
 import secrets
-import shutil
 import socket
-from collections.abc import Sequence
+import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import InputNotFoundError, LeakstatsError, OutputExistsError
+from leakstats.core.errors import (
+    InputNotFoundError,
+    LeakstatsError,
+    LeakstatsWarning,
+    OutputExistsError,
+)
 from leakstats.core.files import atomic_file, write_json
+from leakstats.generate._integrity import (
+    FORMAT,
+    LOCK,
+    MANIFEST,
+    PROMPTS,
+    RECORDS,
+    foreign_entries,
+    own_files,
+    read_manifest,
+    shard_entry,
+    shard_problems,
+    unlisted_shards,
+)
 
 __all__ = [
     "FORMAT_VERSION",
     "RECORD_COLUMNS",
     "ConfigMismatchError",
     "Store",
-    "read_store",
     "store_manifest",
 ]
 
-FORMAT = "leakstats-store"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-PROMPTS = "prompts.parquet"
-RECORDS = "records"
-LOCK = ".lock"
+FORMAT_VERSION = 2  # 2: the manifest lists every shard (rows, bytes, SHA-256)
 
 #: Columns of a records shard, in order (arm columns first, as leakstats.records.api.ARM_COLUMNS).
 RECORD_COLUMNS = (
@@ -103,14 +113,16 @@ def store_manifest(path: str | os.PathLike) -> dict:
     leakstats.core.errors.InputNotFoundError (a FileNotFoundError)
         If ``path`` is not a store (no ``manifest.json``).
     """
-    manifest = Path(path).expanduser() / MANIFEST
-    if not manifest.is_file():
+    root = Path(path).expanduser()
+    manifest = read_manifest(root)
+    if manifest is None:
+        what = "its manifest.json is not a leakstats store's" if (
+            root / MANIFEST).is_file() else f"no {MANIFEST}"
         raise InputNotFoundError(
-            f"argument 'path': '{manifest.parent}' is not a leakstats store (no {MANIFEST}). "
+            f"argument 'path': '{root}' is not a leakstats store ({what}). "
             f"Fix: pass the --out folder of a `leakstats generate` run."
         )
-    with open(manifest, encoding="utf-8") as handle:
-        return json.load(handle)
+    return manifest
 
 
 class Store:
@@ -150,18 +162,13 @@ class Store:
             If resuming with a config that differs from the store's (names the fields).
         """
         path = cls.check_target(path, resume=resume, overwrite=overwrite)
-        is_store = (path / MANIFEST).is_file()
+        manifest = read_manifest(path)
+        is_store = manifest is not None
         if is_store and overwrite and not resume:
             cls._check_unlocked(path)
-            shutil.rmtree(path)
+            _remove_store(path, manifest)
             is_store = False
         if is_store:
-            manifest = store_manifest(path)
-            if manifest.get("format") != FORMAT:
-                raise LeakstatsError(
-                    f"--out: '{path}/{MANIFEST}' is not a leakstats store manifest. Fix: "
-                    f"choose another folder."
-                )
             differ = _diff(manifest["config"], config)
             if differ:
                 details = "; ".join(
@@ -176,6 +183,12 @@ class Store:
                 )
             store = cls(path, manifest)
             store._acquire()
+            try:  # a resume that fails leaves the store as it was: manifest unsaved, unlocked
+                store._reconcile()
+                store.completed()
+            except BaseException:
+                store._release()
+                raise
         else:
             path.mkdir(parents=True, exist_ok=True)
             manifest = {
@@ -185,6 +198,7 @@ class Store:
                 "status": "running",
                 "config": config,
                 "runs": [],
+                "shards": {},
             }
             store = cls(path, manifest)
             store._save()  # first, so that a crash from here on leaves a resumable store
@@ -208,11 +222,11 @@ class Store:
         """Refuse, before any work, a target that is a file, a foreign non-empty folder, or a
         store without ``resume`` / ``overwrite``. Returns the expanded path."""
         path = Path(path).expanduser()
-        is_store = (path / MANIFEST).is_file()
         if path.exists() and not path.is_dir():
             raise OutputExistsError(
                 f"--out: '{path}' is a file. Fix: choose a folder for the store."
             )
+        is_store = read_manifest(path) is not None if path.is_dir() else False
         if path.exists() and not is_store and any(path.iterdir()):
             raise OutputExistsError(
                 f"--out: '{path}' is a non-empty folder that is not a leakstats store; "
@@ -231,8 +245,15 @@ class Store:
     def _check_unlocked(path: Path) -> None:
         lock = path / LOCK
         if lock.exists():
-            info = json.loads(lock.read_text() or "{}")
-            pid, host = int(info.get("pid", -1)), info.get("host")
+            try:
+                info = json.loads(lock.read_text(encoding="utf-8") or "{}")
+                pid, host = int(info.get("pid", -1)), info.get("host")
+            except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+                raise OutputExistsError(
+                    f"--out: the lock file '{lock}' is damaged, so leakstats cannot tell "
+                    f"whether another run is writing this store. Fix: make sure no run is, "
+                    f"then remove '{lock}'."
+                ) from None
             if host != socket.gethostname() or _pid_alive(pid):
                 raise OutputExistsError(
                     f"--out: '{path}' is being written by another run (pid {pid} on "
@@ -301,6 +322,9 @@ class Store:
         table = pa.Table.from_pandas(frame, schema=_schema(frame), preserve_index=False)
         with atomic_file(target) as tmp:
             pq.write_table(table, tmp)
+        rel = target.relative_to(self.path).as_posix()
+        self.manifest.setdefault("shards", {})[rel] = shard_entry(target, len(frame))
+        self._save()
         return target
 
     def close(self, *, status: str, samples_written: int) -> None:
@@ -313,9 +337,64 @@ class Store:
         try:
             self._save()
         finally:
-            if self._lock is not None:
-                self._lock.unlink(missing_ok=True)
-                self._lock = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.unlink(missing_ok=True)
+            self._lock = None
+
+    def _reconcile(self) -> None:
+        """Before a resume: drop from the registry the shards that are missing or damaged
+        (deleting the damaged ones, which the manifest says this store wrote), so that their
+        groups are generated again; register the shards a run killed between writing a shard
+        and saving the manifest left unlisted; refuse other unknown shard files."""
+        import pyarrow.parquet as pq
+
+        registry = self.manifest.setdefault("shards", None)
+        if registry is None:  # a store from before the registry: take its shards as they are
+            registry = self.manifest["shards"] = {}
+            for shard in sorted(self.path.glob(f"{RECORDS}/arm-*/part-*.parquet")):
+                rows = pq.read_metadata(shard).num_rows
+                registry[shard.relative_to(self.path).as_posix()] = shard_entry(shard, rows)
+        for rel, problem in shard_problems(self.path, registry).items():
+            warnings.warn(f"store '{self.path}': shard {rel} is {problem}; its groups are "
+                          f"generated again.", LeakstatsWarning, stacklevel=4)
+            (self.path / rel).unlink(missing_ok=True)
+            del registry[rel]
+        for shard in unlisted_shards(self.path, registry):
+            try:
+                rows = pq.read_metadata(shard).num_rows
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is refused below
+                raise LeakstatsError(
+                    f"store '{self.path}': '{shard.relative_to(self.path)}' is not listed in "
+                    f"the manifest and cannot be read ({type(exc).__name__}: {exc}); "
+                    f"leakstats does not delete files its manifest does not list. Fix: move "
+                    f"it out of the store, then resume."
+                ) from None
+            registry[shard.relative_to(self.path).as_posix()] = shard_entry(shard, rows)
+
+
+def _remove_store(path: Path, manifest: dict) -> None:
+    """Delete the files the manifest says this store wrote, and nothing else: a store with
+    files leakstats did not write is refused (they are listed), before anything is deleted."""
+    foreign = foreign_entries(path, manifest)
+    if foreign:
+        shown = ", ".join(foreign[:8]) + (f" ... ({len(foreign)} in all)" if len(foreign) > 8
+                                          else "")
+        raise OutputExistsError(
+            f"--overwrite: '{path}' holds files leakstats did not write ({shown}); leakstats "
+            f"deletes only what its manifest lists. Fix: move them out of the folder, or "
+            f"write the new store to another folder."
+        )
+    for file in sorted(own_files(path, manifest), reverse=True):
+        file.unlink(missing_ok=True)
+    for tmp in [*path.glob(f"{RECORDS}/arm-*/.*.tmp"), *path.glob(".*.tmp")]:
+        tmp.unlink(missing_ok=True)
+    for folder in sorted(path.glob(f"{RECORDS}/arm-*")):
+        folder.rmdir()
+    if (path / RECORDS).is_dir():
+        (path / RECORDS).rmdir()
 
 
 def _get(config: dict, dotted: str):
@@ -343,110 +422,6 @@ def _schema(frame: pd.DataFrame):
     pid = frame["prompt_id"]
     types["prompt_id"] = pa.int64() if pd.api.types.is_integer_dtype(pid) else pa.string()
     return pa.schema([(c, types[c]) for c in frame.columns])
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_store(
-    path: str | os.PathLike,
-    *,
-    table: str = "records",
-    columns: Sequence[str] | None = None,
-    validate: bool = True,
-) -> pd.DataFrame:
-    """Read a store written by :func:`leakstats.generate_samples` (or ``leakstats generate``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The store folder (the run's ``--out``).
-    table : {"records", "prompts", "reference"}, default "records"
-        ``records``: one row per sample and judge, the records table of the analysis layer
-        (arm columns ``method``, ``model``, ``temperature``, ``top_p``, ``top_k``, ``min_p``,
-        ``judge`` with their dtypes; ``prompt_id``, ``sample_id``, ``leaked``, ``score``,
-        ``seed``, ``text``, token ids and per-token log-probs ...). ``prompts``: the prompt
-        table of the run. ``reference``: one row per prompt and arm with the teacher-forced
-        log-probability of the reference answer (processed and raw) and its token count.
-    columns : sequence of str, optional
-        Read only these record columns (e.g. leave out the per-token arrays); the arm columns,
-        ``prompt_id``, ``sample_id`` and ``leaked`` are always read.
-    validate : bool, default True
-        Validate the records with :func:`leakstats.validate_records`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Rows sorted by arm (manifest order), prompt (prompt-set order), judge and sample_id:
-        the same table whatever the sharding, interruptions and resumes.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> read_store(tempfile.mkdtemp())  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    leakstats.core.errors.InputNotFoundError: argument 'path': '...' is not a leakstats store...
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    root = Path(path).expanduser()
-    manifest = store_manifest(root)
-    if table not in ("records", "prompts", "reference"):
-        raise LeakstatsError(
-            f"argument 'table': expected 'records', 'prompts' or 'reference', got {table!r}. "
-            f"Fix: pass table='records'."
-        )
-    prompts = pd.read_parquet(root / PROMPTS)
-    if table == "prompts":
-        return prompts
-    shards = sorted((root / RECORDS).glob("arm-*/part-*.parquet"))
-    keep = None
-    if table == "reference":
-        keep = [c for c in RECORD_COLUMNS[:7] if c != "judge"] + [
-            "prompt_id", "sample_id", "judge", "reference_logprob", "reference_logprob_raw",
-            "reference_n_tokens"]
-    elif columns is not None:
-        unknown = [c for c in columns if c not in RECORD_COLUMNS]
-        if unknown:
-            raise LeakstatsError(
-                f"argument 'columns': unknown column(s) {unknown}. Fix: choose from "
-                f"{list(RECORD_COLUMNS)}."
-            )
-        keep = [c for c in RECORD_COLUMNS if c in (*RECORD_COLUMNS[:10], *columns)]
-    if shards:
-        frame = pa.concat_tables(
-            [pq.read_table(s, columns=keep) for s in shards], promote_options="default"
-        ).to_pandas()
-    else:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in (keep or RECORD_COLUMNS)})
-    arm_order = {a: i for i, a in enumerate(manifest["config"].get("arm_ids", []))}
-    prompt_order = {str(p): i for i, p in enumerate(prompts["prompt_id"])}
-    judge_order = {j: i for i, j in enumerate(manifest["config"].get("judge_names", []))}
-    if len(frame):
-        arm_keys = frame[["temperature", "top_p", "top_k", "min_p"]].astype(float)
-        arm_index = pd.Series(
-            [manifest["config"]["arm_index"].get(_arm_text(r), len(arm_order))
-             for r in arm_keys.itertuples(index=False)], index=frame.index)
-        order = np.lexsort((
-            frame["sample_id"].to_numpy(),
-            frame["judge"].map(judge_order).fillna(len(judge_order)).to_numpy(),
-            frame["prompt_id"].astype(str).map(prompt_order).fillna(len(prompt_order)).to_numpy(),
-            arm_index.to_numpy(),
-        ))
-        frame = frame.iloc[order].reset_index(drop=True)
-    if table == "reference":
-        frame = frame[frame["sample_id"] == 0]
-        first_judge = frame.groupby(["temperature", "top_p", "top_k", "min_p", "prompt_id"],
-                                    sort=False)["judge"].transform("first")
-        frame = frame[frame["judge"] == first_judge]
-        return frame.drop(columns=["sample_id", "judge"]).reset_index(drop=True)
-    if validate and len(frame):
-        from leakstats.records.api import validate_records
-
-        frame = validate_records(frame)
-    return frame
 
 
 def _arm_text(values) -> str:

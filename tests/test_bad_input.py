@@ -117,3 +117,54 @@ def test_plan_refuses_an_impossible_spread():
     with pytest.raises(LeakstatsError, match="spread: 0.45 is not possible"):
         leakstats.plan("estimate", k=1, n_samples=10, half_width=0.02, leak=0.1,
                        population="superpopulation", spread=0.45)
+
+
+# --------------------------------------------------------------------------- files kept
+
+
+def _stage(config):
+    from leakstats.demo._stages import Stage
+
+    def go(folder, deps):
+        (folder / "table.csv").write_text(f"config {config}\n")
+        (folder / "sub").mkdir(exist_ok=True)
+        (folder / "sub" / "x.json").write_text("{}")
+        return {"table": "table.csv"}
+
+    return Stage("report", {"v": config}, go)
+
+
+def test_demo_deletes_only_its_own_outputs(tmp_path):
+    from leakstats.demo._stages import RunFolder
+
+    out = tmp_path / "run"
+    RunFolder(out).run(_stage(1))
+    notes = out / "report" / "NOTES.md"
+    notes.write_text("mine")
+    with pytest.raises(LeakstatsError, match=r"files the demo did not write \(report/NOTES.md\)"):
+        RunFolder(out).run(_stage(2))  # a changed configuration reruns the stage
+    assert notes.read_text() == "mine" and (out / "report" / "table.csv").exists()
+    with pytest.raises(LeakstatsError, match="report/NOTES.md"):
+        RunFolder(out, fresh=True)
+    assert notes.read_text() == "mine"
+    notes.rename(tmp_path / "NOTES.md")
+    RunFolder(out, fresh=True)
+    assert not (out / "report").exists() and (out / "demo.json").exists()
+    RunFolder(out).run(_stage(3))
+    assert (out / "report" / "table.csv").read_text() == "config 3\n"
+
+
+def test_cli_never_writes_over_its_input(tmp_path, capsys):
+    from leakstats.cli import main
+
+    path = tmp_path / "counts.csv"
+    pd.DataFrame({"prompt_id": [0, 1], "n_samples": 10, "n_leaked": [1, 2]}).to_csv(
+        path, index=False)
+    before = path.read_text()
+    for argv in (["estimate", str(path), "--k", "1", "--output", str(path), "--overwrite"],
+                 ["certify", str(path), "--k", "1", "--output", str(path), "--overwrite"],
+                 ["compare", str(path), str(path), "--output", str(path), "--overwrite"],
+                 ["estimate", str(path), "--k", "1", "--plot", str(path), "--overwrite"]):
+        assert main(argv) == 2
+        assert "is an input of this command" in capsys.readouterr().err
+        assert path.read_text() == before

@@ -74,12 +74,28 @@ def add_output_options(parser: argparse.ArgumentParser, what: str = "table") -> 
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
 
 
-def check_writable(path: Path | None, overwrite: bool, option: str) -> None:
-    """Refuse, before any work is done, to overwrite a file or write into a missing folder."""
+def inputs_of(args: argparse.Namespace) -> list[Path]:
+    """The input files of a command (its ``file`` or ``files`` arguments)."""
+    single = getattr(args, "file", None)
+    return [*([single] if single is not None else []), *getattr(args, "files", [])]
+
+
+def check_writable(path: Path | None, overwrite: bool, option: str,
+                   inputs: list[Path] = ()) -> None:
+    """Refuse, before any work is done, to write over an input, to overwrite a file, or to
+    write into a missing folder."""
     from leakstats.core.errors import InputNotFoundError
 
     if path is None:
         return
+    target = path.expanduser().resolve()
+    for source in inputs:
+        source = Path(source).expanduser().resolve()
+        if target == source or source in target.parents:
+            raise OutputExistsError(
+                f"{option}: '{path}' is an input of this command; leakstats never writes "
+                f"over its input, not even with --overwrite. Fix: choose another path."
+            )
     if path.exists() and not overwrite:
         raise OutputExistsError(
             f"{option}: '{path}' already exists; leakstats does not overwrite files unless "
@@ -115,8 +131,8 @@ def emit(args: argparse.Namespace, text: str, what: str = "table") -> None:
 
 def check_plot_path(args: argparse.Namespace) -> None:
     """Check ``--output`` and ``--plot`` before the work, not after it."""
-    check_writable(args.output, args.overwrite, "--output")
-    check_writable(args.plot, args.overwrite, "--plot")
+    check_writable(args.output, args.overwrite, "--output", inputs_of(args))
+    check_writable(args.plot, args.overwrite, "--plot", inputs_of(args))
     if args.plot is not None:
         from leakstats.report.plots import image_format
 

@@ -10,6 +10,7 @@ from leakstats.cli._common import (
     add_output_options,
     check_writable,
     emit,
+    inputs_of,
     k_list,
     level,
     name_list,
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from leakstats.certify import certify
     from leakstats.report.tables import format_table
 
-    check_writable(args.output, args.overwrite, "--output")
+    check_writable(args.output, args.overwrite, "--output", inputs_of(args))
     result = certify(args.file, k=args.k, confidence_level=args.confidence_level,
                      bound=args.bound, epsilon=args.epsilon, by=args.by)
     frame = result.to_frame()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +93,11 @@ class StageRecord:
     outputs: dict = field(default_factory=dict)
 
 
+def _files(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted relative paths."""
+    return sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file())
+
+
 class RunFolder:
     """A demo run folder: checks it, runs stages in it, keeps their markers.
 
@@ -142,12 +146,52 @@ class RunFolder:
                 f"other folders. Fix: choose a new or empty folder with --out (out=...)."
             )
         if fresh:
-            for name in OWNED:
-                target = path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
+            markers = {}
+            for file in sorted((path / "stages").glob("*.json")):
+                try:
+                    marker = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(marker, dict) and isinstance(marker.get("name"), str):
+                    markers[marker["name"]] = marker
+            doomed = [f for name, m in markers.items() for f in self._own_files(name, m)]
+            doomed += [path / "stages" / f"{n.replace('/', '__')}.json" for n in markers]
+            self._remove(doomed, [path / n for n in OWNED if n != MARKER])
+
+    # ------------------------------------------------------------------ removal
+
+    def _own_files(self, name: str, marker: dict | None) -> list[Path]:
+        """The files of stage ``name`` that the demo wrote: those its marker lists, or, for a
+        stage that was interrupted (no list yet), those written after it started."""
+        folder = self.path / name
+        if not marker or not folder.is_dir():
+            return []
+        if "files" in marker:
+            return [folder / f for f in marker["files"] if (folder / f).is_file()]
+        started = float(marker.get("started", float("inf"))) - 2.0
+        return [folder / f for f in _files(folder) if (folder / f).stat().st_mtime >= started]
+
+    def _remove(self, files: list[Path], folders: list[Path]) -> None:
+        """Delete ``files`` and then the folders among ``folders`` that are left empty; refuse,
+        before deleting anything, when ``folders`` hold files not in ``files``."""
+        own = set(files)
+        unknown = sorted(str(f.relative_to(self.path)) for d in folders if d.is_dir()
+                         for f in d.rglob("*") if f.is_file() and f not in own)
+        if unknown:
+            shown = ", ".join(unknown[:6]) + (f" ... ({len(unknown)} in all)"
+                                              if len(unknown) > 6 else "")
+            raise LeakstatsError(
+                f"--out: '{self.path}' holds files the demo did not write ({shown}); the demo "
+                f"deletes only its own outputs. Fix: move them out of the run folder, or use "
+                f"another --out folder."
+            )
+        for file in own:
+            file.unlink(missing_ok=True)
+        for folder in folders:
+            if folder.is_dir():
+                for sub in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
+                    sub.rmdir()
+                folder.rmdir()
 
     # ------------------------------------------------------------------ stages
 
@@ -185,7 +229,7 @@ class RunFolder:
         if folder.exists() and not resume:
             why = "its configuration changed" if marker else "no marker says what made it"
             self.log(f"{stage.name}: removing old outputs ({why})")
-            shutil.rmtree(folder)
+            self._remove(self._own_files(stage.name, marker), [folder])
         folder.mkdir(parents=True, exist_ok=True)
         write_json(self.marker_path(stage.name), {
             "name": stage.name, "key": key, "status": "running", "config": stage.config,
@@ -198,7 +242,7 @@ class RunFolder:
         write_json(self.marker_path(stage.name), {
             "name": stage.name, "key": key, "status": "done", "config": stage.config,
             "deps": {d: self.records[d].key for d in stage.deps}, "seconds": seconds,
-            "finished": time.time(), "outputs": outputs,
+            "finished": time.time(), "outputs": outputs, "files": _files(folder),
         })
         record = StageRecord(stage.name, key, False, seconds, dict(outputs))
         self.records[stage.name] = record

@@ -168,3 +168,104 @@ def test_cli_never_writes_over_its_input(tmp_path, capsys):
         assert main(argv) == 2
         assert "is an input of this command" in capsys.readouterr().err
         assert path.read_text() == before
+
+
+# --------------------------------------------------------------------------- tracebacks
+
+
+COUNTS = pd.DataFrame({"prompt_id": [0, 1], "n_samples": 10, "n_leaked": [1, 2]})
+
+
+@pytest.mark.parametrize(("k", "match"), [
+    (float("nan"), "k: nan is not a positive integer"),
+    (float("inf"), "k: inf is not a positive integer"),
+    (1e30, "k: 1e\\+30 is above 1e\\+18"),
+    ([1, np.nan], "k: nan is not a positive integer"),
+    (0, "k: 0 is not a positive integer"),
+    (2.5, "k: 2.5 is not a positive integer"),
+    ("8", "k: '8' is not an integer"),
+    ([], "k: empty"),
+])
+def test_bad_k_is_named(k, match):
+    with pytest.raises(LeakstatsError, match=match):
+        leakstats.leak_at_k(COUNTS, k=k)
+
+
+@pytest.mark.parametrize("rng", ["abc", -1, 1.5, [1, -2], True])
+@pytest.mark.parametrize("call", [
+    lambda rng: leakstats.leak_at_k(COUNTS, k=1, rng=rng),
+    lambda rng: leakstats.leak_at_k(COUNTS, k=1, ci_method="bootstrap", rng=rng),
+    lambda rng: leakstats.compare({"a": COUNTS, "b": COUNTS}, k=1, rng=rng),
+    lambda rng: leakstats.extrapolate(COUNTS, k=[100], rng=rng),
+])
+def test_bad_seeds_are_named(call, rng):
+    with pytest.raises(LeakstatsError, match=r"rng: .* is not a seed. Fix: pass rng=0"):
+        call(rng)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('{"prompt_id": 1, "leaked": true}\n{"prompt_id": 2, "leaked": \n',
+     r"line 2 is not valid JSON \(Expecting value, column 28\)"),
+    ("[1, 2]\n[3, 4]\n", r"line 1 is a JSON list, not an object"),
+    ('{"prompt_id": 1, "leaked": true}\n"text"\n', r"line 2 is a JSON str, not an object"),
+])
+def test_broken_jsonl_names_the_line(tmp_path, text, match):
+    path = tmp_path / "r.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(leakstats.DataValidationError, match=match):
+        leakstats.leak_at_k(path)
+
+
+@pytest.mark.parametrize(("name", "data", "match"), [
+    ("empty.csv", b"", "as csv: EmptyDataError"),
+    ("bad.parquet", b"PAR1 not really", "as parquet: ArrowInvalid"),
+    ("empty.parquet", b"", "as parquet"),
+    ("half.parquet", None, "as parquet"),
+])
+def test_damaged_files_are_named(tmp_path, name, data, match):
+    path = tmp_path / name
+    if data is None:
+        whole = leakstats.write_table(COUNTS, tmp_path / "whole.parquet").read_bytes()
+        data = whole[: len(whole) // 2]
+    path.write_bytes(data)
+    with pytest.raises(leakstats.DataValidationError, match=f"cannot read '.*{name}' {match}"):
+        leakstats.leak_at_k(path)
+
+
+def test_write_table_refuses_infinity_in_jsonl(tmp_path):
+    frame = pd.DataFrame({"prompt_id": [1, 2], "score": [0.5, np.inf]})
+    with pytest.raises(DataValidationError, match="column 'score': infinite value"):
+        leakstats.write_table(frame, tmp_path / "o.jsonl")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_a_deeply_nested_rule_is_refused(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text('{"ES": 1}\n', encoding="utf-8")
+    rule = "(" * 5000 + "ES == 1" + ")" * 5000
+    with pytest.raises(LeakstatsError, match="deeper than 50 levels"):
+        leakstats.read_leakk_jsonl(path, leaked=rule)
+    with pytest.raises(LeakstatsError, match="deeper than 50 levels"):
+        leakstats.read_leakk_jsonl(path, leaked="not " * 60 + "ES == 1")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["estimate", "{csv}", "--k", "1", "--seed", "-1"], "argument --seed: expected an integer"),
+    (["estimate", "{csv}", "--k", "1", "--seed", "abc"], "argument --seed: expected an integer"),
+    (["compare", "{csv}", "{csv}", "--seed", "-3"], "argument --seed: expected an integer"),
+    (["estimate", "{dir}/missing.csv", "--k", "1"], "no such file or directory"),
+    (["estimate", "{dir}/broken.jsonl", "--k", "1"], "line 1 is not valid JSON"),
+    (["estimate", "{dir}/list.jsonl", "--k", "1"], "line 1 is a JSON list"),
+    (["estimate", "{csv}", "--k", "nan"], "argument --k: expected comma-separated"),
+])
+def test_cli_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    from leakstats.cli import main
+
+    csv = tmp_path / "c.csv"
+    COUNTS.to_csv(csv, index=False)
+    (tmp_path / "broken.jsonl").write_text("{not json\n")
+    (tmp_path / "list.jsonl").write_text("[1]\n")
+    code = main([a.format(csv=csv, dir=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err
+    assert "Traceback" not in err

@@ -20,7 +20,14 @@ import pandas as pd
 
 from leakstats.bayes._sampling import NUTS_SAMPLERS, _import_pymc
 from leakstats.bayes._seeds import SAMPLER, child_seed, root_entropy
-from leakstats.core.checks import check_choice, check_int, check_level, check_number, parse_k
+from leakstats.core.checks import (
+    check_choice,
+    check_int,
+    check_level,
+    check_number,
+    check_rng,
+    parse_k,
+)
 from leakstats.core.errors import LeakstatsError, LeakstatsWarning
 from leakstats.core.vocabulary import POPULATIONS
 from leakstats.estimate.result import RESULT_COLUMNS
@@ -69,6 +76,7 @@ class BayesFit:
         self.target_accept = check_number("target_accept", target_accept, low=0.5, high=1,
                                           high_open=True, example=0.95)
         self.nuts_sampler = check_choice("nuts_sampler", nuts_sampler, NUTS_SAMPLERS)
+        check_rng(rng)  # refuse a bad seed now; the seeds are derived in _seeds
         self.rng = rng
 
     def _start_fit(self, counts: pd.DataFrame, arms: list, labels: list, codes) -> None:

@@ -51,6 +51,17 @@ def level(text: str) -> float:
         ) from None
 
 
+def seed(text: str) -> int:
+    """A seed: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 such as 0, got {text!r}")
+    return value
+
+
 def renamed_option(new: str, removed_in: str = REMOVED_IN) -> type[argparse.Action]:
     """An argparse action for an old option name: stores into the new one and warns."""
 

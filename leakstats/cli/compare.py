@@ -14,6 +14,7 @@ from leakstats.cli._common import (
     level,
     name_list,
     save_plot,
+    seed,
 )
 from leakstats.core.vocabulary import (
     CORRECTIONS,
@@ -64,7 +65,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
                         help="default 0.95")
     parser.add_argument("--n-resamples", type=int, default=2000, metavar="N",
                         help="bootstrap / permutation resamples (default 2000)")
-    parser.add_argument("--seed", type=int, default=None, metavar="N")
+    parser.add_argument("--seed", type=seed, default=None, metavar="N")
     parser.add_argument("--format", choices=TABLE_FORMATS, default="table", dest="fmt",
                         help="table (a printable report), csv, json, latex or markdown")
     parser.add_argument("--table", choices=("methods", "differences"), default=None,

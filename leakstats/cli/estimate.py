@@ -15,6 +15,7 @@ from leakstats.cli._common import (
     name_list,
     renamed_option,
     save_plot,
+    seed,
 )
 from leakstats.core.vocabulary import CI_METHODS, POPULATIONS, TABLE_FORMATS
 
@@ -56,7 +57,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
                         help="bootstrap resamples (--ci-method bootstrap; default 2000)")
     parser.add_argument("--n-boot", type=int, dest="n_resamples",
                         action=renamed_option("--n-resamples"), help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=None, metavar="N", help="bootstrap seed")
+    parser.add_argument("--seed", type=seed, default=None, metavar="N", help="bootstrap seed")
     parser.add_argument("--format", choices=TABLE_FORMATS, default="table", dest="fmt")
     parser.add_argument("--plot", type=Path, default=None, metavar="PATH",
                         help="save the leak@k curve (format by suffix: .png, .pdf, .svg, ...)")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from leakstats.cli._common import EXIT_OK, PROG
+from leakstats.cli._common import EXIT_OK, PROG, seed
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import BACKENDS
 
@@ -77,7 +77,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
                         "regex:PATTERN, nli:MODEL[@T] (repeat for several; default rouge:0.4)")
     parser.add_argument("--method", default=None, help="value of the method column "
                         "(default: the model name)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="run seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, metavar="N", help="run seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N",
                         help="samples per generation call (default --n)")
     parser.add_argument("--backend", choices=BACKENDS, default="hf")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from leakstats.compare import _paired_tests as ct
 from leakstats.compare._pairing import METHOD, _aligned, _collect, _pair_up, _pairs
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import REMOVED_IN
 from leakstats.core.errors import DataValidationError, LeakstatsError
 from leakstats.core.vocabulary import CORRECTIONS, MISSING, POPULATIONS, RENAMED_TESTS, TESTS
@@ -424,7 +424,7 @@ def compare(
 
     per_method = leak_at_k(restricted, k=ks, confidence_level=level, population=population,
                            by=arms).to_frame()
-    generator = np.random.default_rng(rng)
+    generator = check_rng(rng)
     frames = []
     family = sum(len(_pairs(here, baseline)) for _, _, here, _ in plans)
     for key, _, here, group in plans:

@@ -11,6 +11,9 @@ import numpy as np
 
 from leakstats.core.errors import LeakstatsError
 
+#: The largest k accepted anywhere (extrapolation is checked finite and monotone up to it).
+MAX_K = 10**18
+
 
 def parse_k(k) -> np.ndarray:
     """Validate ``k``: a positive integer or a non-empty collection of them; returns the sorted
@@ -23,6 +26,16 @@ def parse_k(k) -> np.ndarray:
         if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
             raise LeakstatsError(
                 f"k: {v!r} is not an integer. Fix: pass k as positive integers, e.g. k=[1, 8, 32]."
+            )
+        if not np.isfinite(v) or v != np.floor(v) or v < 1:
+            raise LeakstatsError(
+                f"k: {v!r} is not a positive integer. Fix: pass k as integers >= 1, "
+                "e.g. k=[1, 8, 32]."
+            )
+        if v > MAX_K:
+            raise LeakstatsError(
+                f"k: {v!r} is above {MAX_K:.0e}, the largest k leakstats computes. Fix: pass "
+                f"a smaller k (leak@k is within 1e-3 of its limit long before that)."
             )
         if v != int(v) or v < 1:
             raise LeakstatsError(
@@ -128,3 +141,21 @@ def check_bool(name: str, value) -> bool:
         raise LeakstatsError(f"{name}: {value!r} is not True or False. Fix: pass {name}=True "
                              f"or {name}=False.")
     return bool(value)
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """A numpy Generator from ``rng``: None (fresh entropy), a non-negative integer seed, a
+    sequence of them, a SeedSequence or a Generator (returned as is, not copied)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    ok = rng is None or isinstance(rng, np.random.SeedSequence) or (
+        isinstance(rng, numbers.Integral) and not isinstance(rng, bool | np.bool_) and rng >= 0
+    ) or (isinstance(rng, list | tuple) and rng and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_) and v >= 0
+        for v in rng))
+    if not ok:
+        raise LeakstatsError(
+            f"{name}: {rng!r} is not a seed. Fix: pass {name}=0 (any integer >= 0), a "
+            f"numpy.random.Generator, or None for fresh randomness."
+        )
+    return np.random.default_rng(rng)

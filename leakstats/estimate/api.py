@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import renamed_arguments
 from leakstats.core.errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
 from leakstats.core.vocabulary import CI_METHODS, POPULATIONS
@@ -138,7 +138,8 @@ def leak_at_k(
 
     ks, level = _leak_at_k_iv(k, confidence_level, population, ci_method, n_resamples)
     counts, arms = as_counts(data, by=by)
-    generator = np.random.default_rng(rng) if ci_method == "bootstrap" else None
+    generator = check_rng(rng)  # checked even where unused
+    generator = generator if ci_method == "bootstrap" else None
     groups = counts.groupby(arms, sort=False, dropna=False) if arms else [((), counts)]
     frames = []
     for key, group in groups:

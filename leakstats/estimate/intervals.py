@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaincinv, ndtri, stdtrit
 
+from leakstats.core.checks import check_rng
 from leakstats.core.vocabulary import CI_METHODS, POPULATIONS  # noqa: F401 (re-exported)
 from leakstats.estimate.kernels import distinct_pairs, fixed_variance_unbiased, leak_at_k_unbiased
 
@@ -402,7 +403,7 @@ def arm_intervals(
     if ci_method == "cp-eb" and population != "prompts":
         raise ValueError("ci_method='cp-eb' is a fixed-prompt interval (population='prompts')")
     if ci_method == "bootstrap":
-        rng = np.random.default_rng(rng)
+        rng = check_rng(rng)
     if population == "prompts":
         se, lo, hi, labels = _fixed(arm, ci_method, confidence_level, n_resamples, rng)
     else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leakstats.core.checks import check_choice, check_int, check_level, parse_k
+from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import renamed_arguments, renamed_attribute
 from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
 from leakstats.core.vocabulary import FAMILIES
@@ -264,7 +264,7 @@ def extrapolate(
         k, family, confidence_level, population, n_resamples, bayes_options
     )
     counts, arms = as_counts(data, by=by)
-    generator = np.random.default_rng(rng)
+    generator = check_rng(rng)
     groups = counts.groupby(arms, sort=False, dropna=False) if arms else [((), counts)]
     groups = list(groups)
     for key, group in groups:
@@ -412,7 +412,7 @@ def backtest(
                 f"unbiased estimate on all samples) exists only for k <= n. Fix: pass k <= "
                 f"{n_min}."
             )
-    generator = np.random.default_rng(rng)
+    generator = check_rng(rng)
     reference = leak_at_k(counts, k=ks, by=arms, population=population,
                           confidence_level=level).to_frame()
     reference = reference[[*arms, "k", "estimate", "ci_low", "ci_high"]].rename(columns={

@@ -260,7 +260,16 @@ def _json_default(value: Any) -> Any:
 
 
 def write_jsonl(frame: pd.DataFrame, path: Path, compression: str | None) -> None:
-    """Write JSON Lines with exact float round-trips (pandas' writer keeps 15 digits)."""
+    """Write JSON Lines with exact float round-trips (pandas' writer keeps 15 digits).
+
+    JSON has no infinity or NaN: an infinite number is refused (NaN is written as null)."""
+    for col in frame.columns:
+        if pd.api.types.is_float_dtype(frame[col].dtype):
+            values = frame[col].to_numpy(dtype=float)
+            bad_rows(frame, np.isinf(values), column=str(col),
+                     problem="infinite value, which JSON Lines cannot hold",
+                     fix="replace it (e.g. frame[col].replace([np.inf, -np.inf], None)) or "
+                         "write Parquet, which keeps it")
     names = [str(c) for c in frame.columns]
     with open_text(path, "w", compression) as fh:
         for start in range(0, len(frame), 50_000):

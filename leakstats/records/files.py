@@ -97,12 +97,46 @@ def read_table(
             return table
         if path.stat().st_size == 0:
             return pd.DataFrame()
+        _check_jsonl_lines(path, first_only=True)
         return pd.read_json(path, lines=True, orient="records", dtype=False, precise_float=True)
     except (ValueError, OSError) as exc:  # what the readers raise on a damaged or wrong file
+        where = _check_jsonl_lines(path) if fmt == "jsonl" and not isinstance(
+            exc, UnreadableFileError) else None
+        if isinstance(exc, UnreadableFileError):
+            raise
         raise UnreadableFileError(
-            f"cannot read '{path}' as {fmt}: {type(exc).__name__}: {exc}. Fix: check that the "
-            f"file is complete and really {fmt} (pass format=... if its suffix misleads)."
+            f"cannot read '{path}' as {fmt}: {where or f'{type(exc).__name__}: {exc}'}. Fix: "
+            f"check that the file is complete and really {fmt} (pass format=... if its suffix "
+            f"misleads)."
         ) from exc
+
+
+def _check_jsonl_lines(path: Path, first_only: bool = False) -> str | None:
+    """Find the first line of a JSON Lines file that is not one JSON object: raise for a
+    line that is valid JSON but not an object; return a description of a broken line."""
+    import json
+
+    from leakstats.records._util import open_text
+
+    with open_text(path, "r") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line.rstrip("\r\n"))
+            except ValueError as exc:
+                return f"line {number} is not valid JSON ({exc.msg}, column {exc.colno}): " \
+                       f"{line.strip()[:80]!r}"
+            if not isinstance(value, dict):
+                raise UnreadableFileError(
+                    f"cannot read '{path}' as jsonl: line {number} is a JSON "
+                    f"{type(value).__name__}, not an object ({line.strip()[:80]!r}); each line "
+                    f"must be one record such as {{\"prompt_id\": 1, \"leaked\": true}}. Fix: "
+                    f"convert the file, or pass the right format=."
+                )
+            if first_only:
+                return None
+    return None
 
 
 

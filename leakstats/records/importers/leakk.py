@@ -110,6 +110,10 @@ def _tokens(rule: str) -> list[tuple[str, str, int]]:
         pos = match.end()
 
 
+#: Deepest nesting of parentheses (and of 'not') a rule may have.
+MAX_NESTING = 50
+
+
 def _syntax_error(rule: str, pos: int, what: str) -> None:
     raise RuleSyntaxError(
         f"argument 'leaked': cannot parse the rule at position {pos}: {what}.\n"
@@ -125,6 +129,17 @@ def parse_rule(rule: str) -> Compare | BoolOp:
     >>> parse_rule("ES == 1 or rougeL_recall > 0.9").fields()
     ['ES', 'rougeL_recall']
     """
+    if not isinstance(rule, str) or not rule.strip():
+        raise RuleSyntaxError(f"argument 'leaked': the rule {rule!r} is empty. Fix: {RULE_FIX}")
+    depth, deepest = 0, 0
+    for char in rule:  # the parser recurses once per '(' or 'not': bound the nesting first
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING or rule.lower().count("not") > MAX_NESTING:
+        raise RuleSyntaxError(
+            f"argument 'leaked': the rule nests parentheses or 'not' deeper than "
+            f"{MAX_NESTING} levels. Fix: write it flatter, e.g. 'a >= 1 or b >= 1'."
+        )
     tokens = _tokens(rule)
     pos = 0
 
@@ -171,8 +186,6 @@ def parse_rule(rule: str) -> Compare | BoolOp:
         op = take("op", what="a comparison operator (==, !=, >=, <=, >, <)")[1]
         return Compare(name, op, float(take("num", what="a number")[1]))
 
-    if not isinstance(rule, str) or not rule.strip():
-        raise RuleSyntaxError(f"argument 'leaked': the rule {rule!r} is empty. Fix: {RULE_FIX}")
     tree = or_expr()
     take("end", what="'and', 'or' or the end of the rule")
     return tree

@@ -269,3 +269,69 @@ def test_cli_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("prompt_id,leaked,leaked\n1,True,False\n2,False,True\n",
+     r"names column\(s\) \['leaked'\] more than once"),
+    ("prompt_id\tleaked\n1\tTrue\n", "looks tab-separated"),
+    ("prompt_id;leaked\n1;True\n", "looks semicolon-separated"),
+])
+def test_ambiguous_csv_files_are_refused(tmp_path, text, match):
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataValidationError, match=match):
+        leakstats.leak_at_k(path)
+
+
+def test_a_csv_with_a_byte_order_mark_reads(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffprompt_id,leaked\n1,True\n2,False\n".encode())
+    assert leakstats.leak_at_k(path).to_frame()["estimate"].iloc[0] == 0.5
+
+
+# --------------------------------------------------------------------------- round trips
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT_IDS = st.from_regex(r"0[0-9]{1,3}|[a-z][a-z0-9_-]{0,6}|[1-9][0-9]{0,3}", fullmatch=True)
+
+
+@st.composite
+def records_tables(draw):
+    n = draw(st.integers(1, 25))
+    if draw(st.booleans()):
+        ids = draw(st.lists(_TEXT_IDS, min_size=n, max_size=n))
+    else:
+        ids = draw(st.lists(st.integers(0, 10**15), min_size=n, max_size=n))
+    return pd.DataFrame({
+        "method": draw(st.lists(st.sampled_from(["npo", "ga", "retrain"]), min_size=n,
+                                max_size=n)),
+        "temperature": draw(st.lists(st.sampled_from([0.7, 1.0, 1.3]), min_size=n, max_size=n)),
+        "prompt_id": pd.Series(ids, dtype=object if isinstance(ids[0], str) else np.int64),
+        "sample_id": np.arange(n, dtype=np.int64),
+        "leaked": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+        "score": draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=n, max_size=n)),
+    })
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=records_tables(), fmt=st.sampled_from(["parquet", "csv", "jsonl"]))
+def test_tables_round_trip_with_ids_dtypes_and_counts_intact(tmp_path, table, fmt):
+    path = leakstats.write_table(table, tmp_path / f"t.{fmt}", overwrite=True)
+    back = leakstats.read_table(path)
+    assert back.columns.tolist() == table.columns.tolist()
+    # ids: the same identities in every format (CSV has no types: canonical integers come
+    # back as numbers, other text as text)
+    assert [str(v) for v in back["prompt_id"]] == [str(v) for v in table["prompt_id"]]
+    if fmt != "csv" or table["prompt_id"].dtype == np.int64:
+        assert back["prompt_id"].map(type).tolist() == table["prompt_id"].map(type).tolist()
+    for col in ("sample_id", "leaked", "temperature"):
+        assert back[col].dtype == table[col].dtype, col
+        assert back[col].tolist() == table[col].tolist()
+    np.testing.assert_allclose(back["score"], table["score"], rtol=0 if fmt != "csv" else 1e-15)
+    key = lambda c: c.assign(prompt_id=c["prompt_id"].map(str)).sort_values(  # noqa: E731
+        ["method", "temperature", "prompt_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(key(leakstats.counts(back)), key(leakstats.counts(table)))

@@ -91,6 +91,7 @@ def read_table(
             # ids are text in a CSV file: read them as text, so that 007 and 7 stay two ids
             # (restore_ids turns canonical integers back into numbers)
             table = pd.read_csv(path, dtype={c: str for c in ID_COLUMNS})
+            _check_csv_header(path, table)
             for col in ID_COLUMNS:
                 if col in table.columns:
                     table[col] = restore_ids(table[col])
@@ -100,15 +101,59 @@ def read_table(
         _check_jsonl_lines(path, first_only=True)
         return pd.read_json(path, lines=True, orient="records", dtype=False, precise_float=True)
     except (ValueError, OSError) as exc:  # what the readers raise on a damaged or wrong file
-        where = _check_jsonl_lines(path) if fmt == "jsonl" and not isinstance(
-            exc, UnreadableFileError) else None
         if isinstance(exc, UnreadableFileError):
             raise
+        where = _check_jsonl_lines(path) if fmt == "jsonl" else None
+        if fmt == "jsonl" and where is None:
+            # every line is a JSON object, but pandas' fast parser refused a value (e.g. a
+            # subnormal float such as 2e-311): parse with the json module instead
+            return _read_jsonl_exactly(path)
         raise UnreadableFileError(
             f"cannot read '{path}' as {fmt}: {where or f'{type(exc).__name__}: {exc}'}. Fix: "
             f"check that the file is complete and really {fmt} (pass format=... if its suffix "
             f"misleads)."
         ) from exc
+
+
+def _read_jsonl_exactly(path: Path) -> pd.DataFrame:
+    """JSON Lines parsed line by line with the json module (slower, exact for any double)."""
+    import json
+
+    from leakstats.records._util import open_text
+
+    with open_text(path, "r") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return pd.DataFrame.from_records(rows)
+
+
+def _check_csv_header(path: Path, table: pd.DataFrame) -> None:
+    """Refuse a CSV header that names a column twice (pandas would rename the second
+    ``leaked.1`` and the first would be used silently) or that looks tab- or
+    semicolon-separated (one column whose name holds the separators)."""
+    import csv
+
+    from leakstats.records._util import open_text
+
+    with open_text(path, "r") as handle:
+        header = next(csv.reader(handle), [])
+    header = [h.lstrip("\ufeff") for h in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise UnreadableFileError(
+            f"cannot read '{path}' as csv: its header names column(s) {twice} more than once, "
+            f"so which one holds the data is ambiguous. Fix: rename or drop the repeated "
+            f"columns in the file."
+        )
+    if len(table.columns) == 1:
+        name = str(table.columns[0])
+        for sep, word in (("\t", "tab"), (";", "semicolon"), ("|", "bar")):
+            if sep in name:
+                raise UnreadableFileError(
+                    f"cannot read '{path}' as csv: it looks {word}-separated (one column "
+                    f"named {name[:60]!r}); leakstats reads comma-separated files. Fix: "
+                    f"convert it, e.g. pandas.read_csv(path, sep={sep!r}).to_csv(new_path, "
+                    f"index=False), or pass the DataFrame itself."
+                )
 
 
 def _check_jsonl_lines(path: Path, first_only: bool = False) -> str | None:

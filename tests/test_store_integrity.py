@@ -21,10 +21,12 @@ def prompts():
 
 
 def run(prompts, out, **kw):
-    backend = FakeBackend(dict(zip(prompts["prompt"], prompts["reference"], strict=True)),
-                          leak_probability=0.3)
-    options = dict(n=4, temperature=[0.7, 1.0], max_new_tokens=6, progress=False, seed=3,
-                   shard_samples=8)
+    backend = FakeBackend(
+        dict(zip(prompts["prompt"], prompts["reference"], strict=True)), leak_probability=0.3
+    )
+    options = dict(
+        n=4, temperature=[0.7, 1.0], max_new_tokens=6, progress=False, seed=3, shard_samples=8
+    )
     options.update(kw)
     return generate_samples(prompts, out=out, backend=backend, **options)
 
@@ -62,8 +64,11 @@ def test_a_damaged_shard_is_refused_then_regenerated_exactly(prompts, store, dam
     whole = read_store(store)
     victim = shards(store)[0]
     data = victim.read_bytes()
-    victim.write_bytes(data[: len(data) // 2] if damage == "truncate"
-                       else data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+    victim.write_bytes(
+        data[: len(data) // 2]
+        if damage == "truncate"
+        else data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+    )
     with pytest.raises(DataValidationError, match="does not hold what its manifest lists"):
         read_store(store)
     with pytest.warns(LeakstatsWarning, match="generated again"):
@@ -114,8 +119,11 @@ def test_overwrite_keeps_user_files_and_refuses(prompts, store):
     (store / "NOTES.md").write_text("my notes")
     (store / "my_plots").mkdir()
     (store / "my_plots" / "a.png").write_bytes(b"png")
-    with pytest.raises(OutputExistsError, match=r"files leakstats did not write \(NOTES.md, "
-                                                r"my_plots/\)"):
+    with pytest.raises(
+        OutputExistsError,
+        match=r"files leakstats did not write \(NOTES.md, "
+        r"my_plots/\)",
+    ):
         run(prompts, store, overwrite=True)
     assert (store / "NOTES.md").read_text() == "my notes"
     assert (store / "my_plots" / "a.png").exists()

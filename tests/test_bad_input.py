@@ -598,3 +598,19 @@ def test_cli_user_errors_name_the_flag(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert code == 2, err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "match"),
+    [
+        ("p.jsonl", '{"prompt": "q", "reference": "a"}\n{"prompt": \n', "line 2 is not valid JSON"),
+        ("p.csv", "", "as csv: EmptyDataError"),
+        ("p.parquet", "xx", "as parquet"),
+        ("p.json", "[1, 2", "as a JSON array of objects or as JSON Lines"),
+    ],
+)
+def test_damaged_prompt_files_are_named(tmp_path, name, data, match):
+    path = tmp_path / name
+    path.write_text(data, encoding="utf-8")
+    with pytest.raises(DataValidationError, match=f"'.*{name}'.*{match}"):
+        leakstats.load_prompts(path)

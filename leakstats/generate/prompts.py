@@ -271,15 +271,9 @@ def from_files(
             files.append(p)
         else:
             raise InputNotFoundError(f"argument 'path': no such file or folder '{p}'.")
-    frames = []
-    for f in files:
-        if f.suffix == ".parquet":
-            frames.append(pd.read_parquet(f))
-        elif f.suffix == ".csv":
-            frames.append(pd.read_csv(f))
-        else:
-            frames.append(pd.read_json(f, lines=f.suffix == ".jsonl", dtype=False))
-    frame = pd.concat(frames, ignore_index=True)
+    from leakstats.records.files import read_any_table
+
+    frame = pd.concat([read_any_table(f) for f in files], ignore_index=True)
     if format is not None and format not in FORMATS:
         raise LeakstatsError(
             f"argument 'format': unknown layout {format!r}. Fix: pass one of {list(FORMATS)}."

@@ -28,7 +28,7 @@ from leakstats.records._util import (
     restore_ids,
 )
 
-__all__ = ["FORMATS", "read_table", "write_table"]
+__all__ = ["FORMATS", "read_any_table", "read_table", "write_table"]
 
 
 def read_table(
@@ -113,6 +113,26 @@ def read_table(
             f"check that the file is complete and really {fmt} (pass format=... if its suffix "
             f"misleads)."
         ) from exc
+
+
+def read_any_table(path: Path) -> pd.DataFrame:
+    """A table from a file, by suffix: what :func:`read_table` reads, and also ``.json`` (a
+    JSON array of objects, or JSON Lines under that suffix); reader failures raise
+    :class:`UnreadableFileError` naming the file."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        return read_table(path)
+    try:
+        return pd.read_json(path, dtype=False)
+    except ValueError:
+        pass
+    try:
+        return read_table(path, format="jsonl")
+    except UnreadableFileError as exc:
+        raise UnreadableFileError(
+            f"cannot read '{path}' as a JSON array of objects or as JSON Lines: "
+            f"{str(exc).split(': ', 1)[-1]}"
+        ) from None
 
 
 def _read_jsonl_exactly(path: Path) -> pd.DataFrame:

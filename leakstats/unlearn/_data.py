@@ -181,15 +181,11 @@ def _facts_path() -> Path:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    from leakstats.records.files import read_any_table
+
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
-    if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
-        return pd.read_json(path, lines=True, dtype=False)
-    if suffix == ".json":
-        return pd.read_json(path, dtype=False)
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
+    if suffix in (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".csv", ".parquet"):
+        return read_any_table(path)
     raise LeakstatsError(
         f"argument 'facts': cannot read '{path}' (suffix {suffix!r}). Fix: pass a .jsonl, "
         f".json, .csv or .parquet file, or a DataFrame."

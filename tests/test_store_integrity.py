@@ -135,3 +135,23 @@ def test_overwrite_of_a_clean_store_starts_again(prompts, store):
     manifest = store_manifest(store)
     assert manifest["config"]["n"] == 2 and len(manifest["runs"]) == 1
     assert len(read_store(store)) == 6 * 2 * 2 * len(manifest["config"]["judge_names"])
+
+
+def test_a_store_from_before_the_registry_reads_and_gains_it_on_resume(prompts, store):
+    whole = read_store(store)
+    manifest = json.loads((store / "manifest.json").read_text())
+    del manifest["shards"]
+    manifest["format_version"] = 1
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    pd.testing.assert_frame_equal(read_store(store), whole)
+    run(prompts, store, resume=True)
+    again = store_manifest(store)
+    assert again["format_version"] == 2 and len(again["shards"]) == len(shards(store))
+    pd.testing.assert_frame_equal(read_store(store), whole)
+
+
+def test_a_store_without_its_manifest_is_refused(prompts, store):
+    (store / "manifest.json").unlink()
+    with pytest.raises(OutputExistsError, match="not a leakstats store"):
+        run(prompts, store, resume=True)
+    assert len(shards(store)) > 0  # nothing deleted

@@ -354,6 +354,7 @@ class Store:
         registry = self.manifest.setdefault("shards", None)
         if registry is None:  # a store from before the registry: take its shards as they are
             registry = self.manifest["shards"] = {}
+            self.manifest["format_version"] = FORMAT_VERSION
             for shard in sorted(self.path.glob(f"{RECORDS}/arm-*/part-*.parquet")):
                 rows = pq.read_metadata(shard).num_rows
                 registry[shard.relative_to(self.path).as_posix()] = shard_entry(shard, rows)

@@ -155,3 +155,25 @@ def test_a_store_without_its_manifest_is_refused(prompts, store):
     with pytest.raises(OutputExistsError, match="not a leakstats store"):
         run(prompts, store, resume=True)
     assert len(shards(store)) > 0  # nothing deleted
+
+
+def test_every_reader_of_a_store_checks_its_shards(store):
+    import leakstats
+
+    whole = leakstats.read_records(store)
+    assert len(whole) == len(leakstats.read_records(store / "records")) == len(read_store(store))
+    assert leakstats.leak_at_k(store).to_frame()["n_samples"].sum() == len(whole)
+    shards(store)[0].unlink()
+    for source in (store, store / "records"):
+        with pytest.raises(DataValidationError, match="does not hold what its manifest lists"):
+            leakstats.leak_at_k(source)
+
+
+def test_the_cli_reads_a_store_folder(prompts, store, capsys):
+    from leakstats.cli import main
+
+    assert main(["estimate", str(store), "--k", "1", "--format", "csv"]) == 0
+    assert "estimate" in capsys.readouterr().out
+    shards(store)[0].unlink()
+    assert main(["estimate", str(store / "records"), "--k", "1"]) == 2
+    assert "does not hold what its manifest lists" in capsys.readouterr().err

@@ -37,7 +37,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Sample N answers per prompt and decoding config from a model, judge each one, and "
             "write them to a resumable Parquet store (read it with `leakstats estimate "
-            "OUT/records` or leakstats.read_store). Needs the [generate] extra."
+            "OUT` or leakstats.read_store). Needs the [generate] extra."
         ),
         epilog=(
             "examples:\n"

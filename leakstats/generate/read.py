@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DataValidationError, LeakstatsError
-from leakstats.generate._integrity import PROMPTS, RECORDS, shard_problems, unlisted_shards
+from leakstats.core.errors import LeakstatsError
 from leakstats.generate.store import RECORD_COLUMNS, _arm_text, store_manifest
+from leakstats.records.store_files import PROMPTS, verified_shards
 
 __all__ = ["read_store"]
 
@@ -69,7 +69,7 @@ def read_store(
     prompts = pd.read_parquet(root / PROMPTS)
     if table == "prompts":
         return prompts
-    shards = _verified_shards(root, manifest)
+    shards = verified_shards(root, manifest)
     keep = None
     if table == "reference":
         keep = [c for c in RECORD_COLUMNS[:7] if c != "judge"] + [
@@ -117,22 +117,3 @@ def read_store(
     return frame
 
 
-def _verified_shards(root: Path, manifest: dict) -> list[Path]:
-    """The store's shards, after checking them against the manifest's registry: a shard
-    missing, truncated or changed, or one the manifest does not list, is refused (naming the
-    files), never read around."""
-    registry = manifest.get("shards")
-    if registry is None:  # a store from before the registry (format_version 1)
-        return sorted(root.glob(f"{RECORDS}/arm-*/part-*.parquet"))
-    problems = [f"{rel} is {what}" for rel, what in shard_problems(root, registry).items()]
-    problems += [f"{p.relative_to(root).as_posix()} is not listed in the manifest"
-                 for p in unlisted_shards(root, registry)]
-    if problems:
-        raise DataValidationError(
-            f"store '{root}' does not hold what its manifest lists: " + "; ".join(problems[:5])
-            + (f" ... ({len(problems)} problems in all)" if len(problems) > 5 else "")
-            + ". Reading it would silently lose or add samples. Fix: run the same "
-            "`leakstats generate` command with --resume: it regenerates the groups of missing "
-            "or damaged shards and registers complete unlisted ones."
-        )
-    return sorted(root / rel for rel in registry)

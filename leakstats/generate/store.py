@@ -39,7 +39,7 @@ from leakstats.core.errors import (
     OutputExistsError,
 )
 from leakstats.core.files import atomic_file, write_json
-from leakstats.generate._integrity import (
+from leakstats.records.store_files import (
     FORMAT,
     LOCK,
     MANIFEST,

@@ -27,6 +27,7 @@ from leakstats.records._util import (
     resolve_format,
     restore_ids,
 )
+from leakstats.records.store_files import read_manifest, store_root, verified_shards
 
 __all__ = ["FORMATS", "read_any_table", "read_table", "write_table"]
 
@@ -78,6 +79,17 @@ def read_table(
             f"no such file or directory: '{path}'. Fix: check the path (relative paths are "
             f"taken from the working directory {os.getcwd()!r})."
         )
+    root = store_root(path) if path.is_dir() else None
+    if root is not None:  # a generation store (or its records folder): its shards, checked
+        shards = verified_shards(root, read_manifest(root))
+        try:
+            return (pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
+                    if shards else pd.DataFrame())
+        except (ValueError, OSError) as exc:
+            raise UnreadableFileError(
+                f"cannot read the store '{root}': {type(exc).__name__}: {exc}. Fix: run the "
+                f"same `leakstats generate` command with --resume."
+            ) from exc
     fmt, _ = resolve_format(path, format)
     if path.is_dir() and fmt != "parquet":
         raise LeakstatsError(

@@ -1,4 +1,6 @@
-"""What a store wrote, and whether it is all still there: the manifest's shard registry.
+"""The files of a generation store, and whether they are all still there: the manifest's
+shard registry. (The store is written by :mod:`leakstats.generate.store`; reading its records
+is a records-layer job, so that every reader checks the registry.)
 
 The manifest's ``shards`` maps every shard a run wrote (its path relative to the store) to its
 row count, size and SHA-256. :func:`shard_problems` compares the folder with it (a shard
@@ -105,3 +107,34 @@ def foreign_entries(root: Path, manifest: dict) -> list[str]:
     # a foreign folder is listed once, not with everything inside it
     return [e for e in out if not any(e != o and o.endswith("/") and e.startswith(o)
                                       for o in out)]
+
+
+def store_root(path: Path) -> Path | None:
+    """The store ``path`` is, or whose records folder it is; None if neither."""
+    for root in (path, path.parent if path.name == RECORDS else None):
+        if root is not None and read_manifest(root) is not None:
+            return root
+    return None
+
+
+def verified_shards(root: Path, manifest: dict) -> list[Path]:
+    """The store's shards, after checking them against the manifest's registry: a shard
+    missing, truncated or changed, or one the manifest does not list, is refused (naming the
+    files), never read around."""
+    from leakstats.core.errors import DataValidationError
+
+    registry = manifest.get("shards")
+    if registry is None:  # a store from before the registry (format_version 1)
+        return sorted(root.glob(SHARD_GLOB))
+    problems = [f"{rel} is {what}" for rel, what in shard_problems(root, registry).items()]
+    problems += [f"{p.relative_to(root).as_posix()} is not listed in the manifest"
+                 for p in unlisted_shards(root, registry)]
+    if problems:
+        raise DataValidationError(
+            f"store '{root}' does not hold what its manifest lists: " + "; ".join(problems[:5])
+            + (f" ... ({len(problems)} problems in all)" if len(problems) > 5 else "")
+            + ". Reading it would silently lose or add samples. Fix: run the same "
+            "`leakstats generate` command with --resume: it regenerates the groups of missing "
+            "or damaged shards and registers complete unlisted ones."
+        )
+    return sorted(root / rel for rel in registry)

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 _API = {
     # records
+    "read": "leakstats.records.read",
     "read_records": "leakstats.records.api",
     "read_counts": "leakstats.records.api",
     "read_table": "leakstats.records.api",
@@ -163,6 +164,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate_records,
         write_table,
     )
+    from leakstats.records.read import read  # noqa: F401
     from leakstats.report.plots import (  # noqa: F401
         plot_backtest,
         plot_extrapolation,

@@ -599,14 +599,15 @@ def test_leakk_callable_errors():
     [
         ("ES >== 1", r"position 5: unexpected character '='"),
         ("ES >= 1 and or", r"position 12: expected a field name, 'not' or '\(', found 'or'"),
-        ("ES >= ", r"position 6: expected a number, found the end of the rule"),
+        ("ES >= ", r"position 6: expected a number or 'text', found the end of the rule"),
         ("ES >= 1 and", r"position 11: expected a field name, 'not' or '\(', found the end"),
         ("(ES >= 1", r"position 8: expected '\)'"),
         ("ES ~ 1", r"position 3: unexpected character '~'"),
-        ("ES >= abc", r"expected a number, found 'abc'"),
+        ("ES >= abc", r"expected a number or 'text', found 'abc'"),
         ("ES >= 1 ES", r"expected 'and', 'or' or the end of the rule, found 'ES'"),
         ("   ", r"the rule '   ' is empty"),
-        ("__import__('os') == 1", r"position 11: unexpected character \"'\""),
+        ("__import__('os') == 1", r"position 10: expected a comparison operator .*found '\('"),
+        ("ES >= 'high'", r"position 3: text can only be compared with == or !=, not >="),
         ("ES 1", r"position 3: expected a comparison operator \(==, !=, >=, <=, >, <\), found '1'"),
     ],
 )

@@ -123,3 +123,13 @@ def test_format_table_takes_format(counts):
         old = leakstats.format_table(table, fmt="csv")
     assert old == leakstats.format_table(table, format="csv") == leakstats.format_table(
         table, "csv")
+
+
+def test_warnings_point_at_the_callers_line(counts):
+    with pytest.warns(DeprecationWarning) as caught:
+        leakstats.leak_at_k(counts, k=1, method="wald")
+    assert caught[0].filename == __file__
+    zero = counts.assign(n_leaked=0)
+    with pytest.warns(leakstats.DegenerateDataWarning) as caught:
+        leakstats.leak_at_k(zero, k=1)
+    assert {w.filename for w in caught} == {__file__}

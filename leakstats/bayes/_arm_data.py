@@ -3,12 +3,10 @@ and warnings on each arm's counts."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from leakstats.core.errors import DegenerateDataWarning, LeakstatsError
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, warn
 
 
 def _distinct_triples(counts: pd.DataFrame, arms: list[str]):
@@ -42,17 +40,15 @@ def _check_arm_data(group: pd.DataFrame, label) -> None:
         )
     n, c = group["n_samples"].to_numpy(), group["n_leaked"].to_numpy()
     if len(group) < 10:
-        warnings.warn(f"{text} has only {len(group)} prompts: the posterior of mu, kappa and pi0 "
-                      "will mostly reflect the priors.", DegenerateDataWarning, stacklevel=4)
+        warn(f"{text} has only {len(group)} prompts: the posterior of mu, kappa and pi0 "
+                      "will mostly reflect the priors.", DegenerateDataWarning)
     if c.sum() == 0:
-        warnings.warn(
+        warn(
             f"No sample leaked in {text}: the data cannot tell prompts that never leak (pi0) "
             "from rare leaks; the posterior of leak@k at large k follows the priors. For a claim "
             "that holds whatever the priors, use an upper confidence bound (certify).",
-            DegenerateDataWarning, stacklevel=4,
-        )
+            DegenerateDataWarning)
     elif (c == n).all():
-        warnings.warn(
+        warn(
             f"Every sample leaked in {text}: leak@k is near 1 for every k; the posterior of the "
-            "concentration follows the priors.", DegenerateDataWarning, stacklevel=4,
-        )
+            "concentration follows the priors.", DegenerateDataWarning)

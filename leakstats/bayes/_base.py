@@ -13,7 +13,6 @@ Shapes, the same in every method of both models:
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,7 @@ from leakstats.core.checks import (
     check_rng,
     parse_k,
 )
-from leakstats.core.errors import LeakstatsError, LeakstatsWarning
+from leakstats.core.errors import LeakstatsError, LeakstatsWarning, warn
 from leakstats.core.vocabulary import POPULATIONS
 from leakstats.estimate.result import RESULT_COLUMNS
 
@@ -238,10 +237,8 @@ class BayesFit:
             problems.append(f"{count} divergent transition(s): the sampler missed part of the "
                             "posterior")
         if problems:
-            warnings.warn(
+            warn(
                 f"The posterior of the {self.model_name} model may be unreliable: "
                 + "; ".join(problems) + ". Fix: refit with more tune/draws or a higher "
                 "target_accept, and check model.diagnostics().",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+                ConvergenceWarning)

@@ -17,6 +17,7 @@ from leakstats.bayes import _math as bm
 from leakstats.bayes._base import ConvergenceWarning, _label_text
 from leakstats.bayes._sampling import _import_pymc
 from leakstats.bayes._seeds import PPC
+from leakstats.core.errors import warn
 
 _BINS = np.array([0.0, 1e-12, 0.01, 0.05, 0.2, 0.5, 1.0])
 _STATISTICS = ["share with no leak", "share always leaking", "mean c/n", "sd of c/n",
@@ -53,10 +54,9 @@ def _weighted_loo(model):
     se = math.sqrt(len(per_prompt) * per_prompt.var(ddof=1)) if len(per_prompt) > 1 else np.nan
     summary = pd.Series({"elpd_loo": total, "se": se, "max_pareto_k": khat_max})
     if khat_max > 0.7:
-        warnings.warn(
+        warn(
             f"PSIS-LOO: the largest Pareto k is {khat_max:.2f} (> 0.7); the LOO estimate of "
-            "some prompts is unreliable.", ConvergenceWarning, stacklevel=3,
-        )
+            "some prompts is unreliable.", ConvergenceWarning)
     return summary, per_prompt
 
 

@@ -22,7 +22,6 @@ PyMC and ArviZ are imported only when a model is fitted.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from leakstats.bayes._sampling import NUTS_SAMPLERS, _import_pymc, run_nuts
 from leakstats.bayes._seeds import LEAK_DRAWS, PROMPT_DRAWS
 from leakstats.bayes._seeds import child_seed as _child_seed
 from leakstats.core.checks import check_bool, check_int, check_level, parse_k
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError, warn
 
 # importable from here as well as from their modules
 __all__ = ["NUTS_SAMPLERS", "BetaBinomialModel", "ConvergenceWarning", "Priors", "_child_seed",
@@ -229,13 +228,12 @@ class BetaBinomialModel(BayesFit):
         ``arm=None`` for every arm, the default of :class:`~leakstats.PairedLogitModel`.
         """
         if arm is _ARM_UNSET:
-            warnings.warn(
+            warn(
                 "BetaBinomialModel.leak_draws(k) without arm returns arm 0, shape (S, K); it "
                 "will return every arm, shape (S, A, K), in leakstats 0.3, as "
                 "PairedLogitModel.leak_draws does. "
                 "Fix: pass arm=0 (one arm) or arm=None (every arm).",
-                FutureWarning, stacklevel=2,
-            )
+                FutureWarning)
             arm = 0
         return super().leak_draws(k, population=population, arm=arm)
 

@@ -74,6 +74,30 @@ def renamed_option(new: str, removed_in: str = REMOVED_IN) -> type[argparse.Acti
     return Renamed
 
 
+# --------------------------------------------------------------------------- input
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """``--leaked``, ``--where`` and ``--input-format`` (see :func:`leakstats.read`)."""
+    from leakstats.core.vocabulary import INPUT_FORMATS
+
+    parser.add_argument("--leaked", default=None, metavar="RULE",
+                        help="make 'leaked' from score columns, e.g. \"ES == 1\" or "
+                        "\"rougeL_recall >= 0.4\" (required for Leak@k files)")
+    parser.add_argument("--where", default=None, metavar="EXPR",
+                        help="keep rows where EXPR holds, e.g. \"judge == 'keywords_any>=1' "
+                        "and temperature == 1\"")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default="auto",
+                        help="how to read FILE (default: from its suffix and content)")
+
+
+def load_input(args: argparse.Namespace, path: Path):
+    """The table in ``path``, read by :func:`leakstats.read` with the input options."""
+    from leakstats.records.read import read
+
+    return read(path, leaked=args.leaked, where=args.where, format=args.input_format)
+
+
 # --------------------------------------------------------------------------- output
 
 

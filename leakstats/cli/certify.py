@@ -7,12 +7,14 @@ from pathlib import Path
 
 from leakstats.cli._common import (
     EXIT_OK,
+    add_input_options,
     add_output_options,
     check_writable,
     emit,
     inputs_of,
     k_list,
     level,
+    load_input,
     name_list,
     renamed_option,
 )
@@ -50,6 +52,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence-level", type=level, default=0.95, metavar="LEVEL",
                         help="one-sided level, default 0.95")
     parser.add_argument("--format", choices=TABLE_FORMATS, default="table", dest="fmt")
+    add_input_options(parser)
     add_output_options(parser)
     parser.set_defaults(func=run)
 
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from leakstats.report.tables import format_table
 
     check_writable(args.output, args.overwrite, "--output", inputs_of(args))
-    result = certify(args.file, k=args.k, confidence_level=args.confidence_level,
+    result = certify(load_input(args, args.file), k=args.k, confidence_level=args.confidence_level,
                      bound=args.bound, epsilon=args.epsilon, by=args.by)
     frame = result.to_frame()
     if args.fmt == "table":

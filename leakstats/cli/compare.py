@@ -7,11 +7,13 @@ from pathlib import Path
 
 from leakstats.cli._common import (
     EXIT_OK,
+    add_input_options,
     add_output_options,
     check_plot_path,
     emit,
     k_list,
     level,
+    load_input,
     name_list,
     save_plot,
     seed,
@@ -73,22 +75,24 @@ def add(subparsers: argparse._SubParsersAction) -> None:
                         "for csv/json, methods for latex/markdown)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PATH",
                         help="save the curves and the forest plot (format by suffix)")
+    add_input_options(parser)
     add_output_options(parser)
     parser.set_defaults(func=run)
 
 
-def _input(files: list[Path], by):
-    """One path as it is; several files as a {method: counts} dict (split by 'method')."""
+def _input(args: argparse.Namespace, files: list[Path], by):
+    """One file's table as it is; several files as a {method: counts} dict (split by
+    'method')."""
     from leakstats.core.errors import DataValidationError
-    from leakstats.records.api import as_counts, read_table
+    from leakstats.records.api import as_counts
 
     if len(files) == 1:
-        return files[0], by
+        return load_input(args, files[0]), by
     others = None if by is None else [b for b in by if b != "method"]
     methods: dict[str, object] = {}
     origin: dict[str, Path] = {}
     for path in files:
-        frame = read_table(path)
+        frame = load_input(args, path)
         has_method = "method" in frame.columns
         counts, arms = as_counts(frame, by=None if by is None else
                                  (["method", *others] if has_method else others))
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from leakstats.report.tables import format_table
 
     check_plot_path(args)
-    data, by = _input(args.files, args.by)
+    data, by = _input(args, args.files, args.by)
     result = compare(data, k=args.k, baseline=args.baseline, test=args.test,
                      correction=args.correction, confidence_level=args.confidence_level,
                      population=args.population, missing=args.missing, by=by,

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from leakstats.cli._common import (
     EXIT_OK,
+    add_input_options,
     add_output_options,
     check_plot_path,
     emit,
     k_list,
     level,
+    load_input,
     name_list,
     renamed_option,
     save_plot,
@@ -61,6 +63,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=TABLE_FORMATS, default="table", dest="fmt")
     parser.add_argument("--plot", type=Path, default=None, metavar="PATH",
                         help="save the leak@k curve (format by suffix: .png, .pdf, .svg, ...)")
+    add_input_options(parser)
     add_output_options(parser)
     parser.set_defaults(func=run)
 
@@ -71,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from leakstats.report.tables import format_table
 
     check_plot_path(args)
-    result = leak_at_k(args.file, k=args.k, confidence_level=args.confidence_level,
-                       population=args.population, ci_method=args.ci_method, by=args.by,
-                       n_resamples=args.n_resamples, rng=args.seed)
+    result = leak_at_k(load_input(args, args.file), k=args.k,
+                       confidence_level=args.confidence_level, population=args.population,
+                       ci_method=args.ci_method, by=args.by, n_resamples=args.n_resamples,
+                       rng=args.seed)
     emit(args, format_table(result.to_frame(), format=args.fmt, digits=args.digits))
     if args.plot is not None:
         from leakstats.report.plots import plot_leak_curve

@@ -8,7 +8,6 @@ difficulty, which varies a lot, cancels in the differences. See docs/compare.md.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from leakstats.compare import _paired_tests as ct
 from leakstats.compare._pairing import METHOD, _aligned, _collect, _pair_up, _pairs
 from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import REMOVED_IN
-from leakstats.core.errors import DataValidationError, LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError, warn
 from leakstats.core.vocabulary import CORRECTIONS, MISSING, POPULATIONS, RENAMED_TESTS, TESTS
 from leakstats.estimate.result import RESULT_COLUMNS
 
@@ -132,12 +131,10 @@ class CompareResult:
 def _compare_iv(k, test, correction, confidence_level, population, missing, n_resamples):
     ks = parse_k(k)
     if test in RENAMED_TESTS:
-        warnings.warn(
+        warn(
             f"compare(): test={test!r} is renamed test={RENAMED_TESTS[test]!r}; the old name "
             f"stops working in leakstats {REMOVED_IN}. Fix: pass test={RENAMED_TESTS[test]!r}.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+            DeprecationWarning)
         test = RENAMED_TESTS[test]
     check_choice("test", test, TESTS)
     check_choice("correction", correction, CORRECTIONS)

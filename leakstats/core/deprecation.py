@@ -8,11 +8,10 @@ method). :func:`renamed_arguments` maps the old keyword names of a function onto
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import LeakstatsError, warn
 
 __all__ = ["REMOVED_IN", "renamed_arguments", "renamed_attribute"]
 
@@ -51,12 +50,10 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
                         f"argument {old!r}: it is the old name of {new!r} and both were given. "
                         f"Fix: pass only {new}=..."
                     )
-                warnings.warn(
+                warn(
                     f"{name}(): argument {old!r} is renamed {new!r}; the old name stops "
                     f"working in leakstats {REMOVED_IN}. Fix: pass {new}=...",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
+                    DeprecationWarning)
                 kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 
@@ -80,12 +77,10 @@ def renamed_attribute(old: str, new: str) -> property:
     """
 
     def get(self: Any) -> Any:
-        warnings.warn(
+        warn(
             f"{type(self).__name__}.{old} is renamed {type(self).__name__}.{new}; the old name "
             f"stops working in leakstats {REMOVED_IN}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+            DeprecationWarning)
         return getattr(self, new)
 
     return property(get, doc=f"Deprecated name of :attr:`{new}`.")

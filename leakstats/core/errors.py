@@ -65,6 +65,18 @@ class LeakstatsWarning(UserWarning):
     """Base class of the warnings leakstats emits."""
 
 
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Emit a warning attributed to the caller's code: the first frame outside leakstats
+    (a fixed ``stacklevel`` breaks when a function is wrapped or called from another one)."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is the caller of warn()
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("leakstats"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 class DegenerateDataWarning(LeakstatsWarning):
     """The data are valid but degenerate (e.g. nothing leaked); read the result with care."""
 

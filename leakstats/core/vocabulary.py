@@ -17,6 +17,7 @@ __all__ = [
     "CORRECTIONS",
     "FAMILIES",
     "FILE_FORMATS",
+    "INPUT_FORMATS",
     "MISSING",
     "PLAN_GOALS",
     "POPULATIONS",
@@ -49,5 +50,7 @@ TABLE_FORMATS = ("table", "csv", "json", "latex", "markdown")
 FILE_FORMATS = ("parquet", "csv", "jsonl")
 #: ``backend=`` of :func:`leakstats.generate_samples`: the generation engines.
 BACKENDS = ("hf", "vllm")
+#: ``format=`` of :func:`leakstats.read` and the CLI's ``--input-format``.
+INPUT_FORMATS = ("auto", *FILE_FORMATS, "leakk")
 #: The goals of :func:`leakstats.plan`.
 PLAN_GOALS = ("estimate", "compare", "certify")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import renamed_arguments
-from leakstats.core.errors import DegenerateDataWarning, ExtrapolationRequiredError, LeakstatsError
+from leakstats.core.errors import (
+    DegenerateDataWarning,
+    ExtrapolationRequiredError,
+    LeakstatsError,
+    warn,
+)
 from leakstats.core.vocabulary import CI_METHODS, POPULATIONS
 from leakstats.estimate.intervals import arm_intervals
 from leakstats.estimate.result import RESULT_COLUMNS, LeakAtKResult
@@ -56,12 +59,10 @@ def _check_arm(group: pd.DataFrame, ks: np.ndarray, population: str, label: str)
             f"{len(group)}. Fix: use population='prompts', or add prompts."
         )
     if group["n_leaked"].sum() == 0:
-        warnings.warn(
+        warn(
             f"No sample leaked in {label}: the estimate is 0 and only the upper limit of the "
             "interval is informative (a one-sided bound is sharper: see certify).",
-            DegenerateDataWarning,
-            stacklevel=3,
-        )
+            DegenerateDataWarning)
 
 
 @renamed_arguments(method="ci_method", n_boot="n_resamples")

@@ -12,14 +12,13 @@ selection table and the threshold of the few-leaking-prompts warning. It imports
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from leakstats.core.checks import check_choice, check_int, check_level, parse_k
-from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows, warn
 from leakstats.core.vocabulary import FAMILIES
 from leakstats.estimate.intervals import POPULATIONS, arm_intervals
 from leakstats.extrapolate import engine as eng
@@ -97,13 +96,11 @@ def _check_arm(group: pd.DataFrame, label: str) -> None:
         )
     leaking = int((c > 0).sum())
     if leaking < FEW_LEAKING:
-        warnings.warn(
+        warn(
             f"Only {leaking} prompt(s) leaked at least once in {label}: the shape of the law "
             "of leak rates, which decides leak@k at large k, is barely informed; expect wide "
             "intervals and read them as such.",
-            DegenerateDataWarning,
-            stacklevel=3,
-        )
+            DegenerateDataWarning)
 
 
 def _curve_grid(ks: np.ndarray, n_max: int) -> np.ndarray:

@@ -17,7 +17,6 @@ Bayes, closed form). ``"superpopulation"``: E_G[1 - (1 - p)^k] over the populati
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 
 from leakstats.core.checks import check_choice, check_int, check_level, check_rng, parse_k
 from leakstats.core.deprecation import renamed_arguments, renamed_attribute
-from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows
+from leakstats.core.errors import DegenerateDataWarning, LeakstatsError, raise_bad_rows, warn
 from leakstats.core.vocabulary import FAMILIES
 from leakstats.estimate.api import _arm_label
 from leakstats.estimate.intervals import POPULATIONS
@@ -427,10 +426,9 @@ def backtest(
                                   population=population, by=arms, n_resamples=n_resamples,
                                   rng=generator)
             except LeakstatsError as exc:  # e.g. no leak in the first fit_n samples
-                warnings.warn(
+                warn(
                     f"backtest: {_arm_label(arms, key)} skipped in repeat {repeat}: {exc}",
-                    DegenerateDataWarning, stacklevel=2,
-                )
+                    DegenerateDataWarning)
                 continue
             pred = res.to_frame()[[*arms, "law", "k", "estimate", "ci_low", "ci_high"]]
             pred = pred.merge(reference, on=[*arms, "k"], how="left")

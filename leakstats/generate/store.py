@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import socket
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +36,7 @@ from leakstats.core.errors import (
     LeakstatsError,
     LeakstatsWarning,
     OutputExistsError,
+    warn,
 )
 from leakstats.core.files import atomic_file, write_json
 from leakstats.records.store_files import (
@@ -359,8 +359,8 @@ class Store:
                 rows = pq.read_metadata(shard).num_rows
                 registry[shard.relative_to(self.path).as_posix()] = shard_entry(shard, rows)
         for rel, problem in shard_problems(self.path, registry).items():
-            warnings.warn(f"store '{self.path}': shard {rel} is {problem}; its groups are "
-                          f"generated again.", LeakstatsWarning, stacklevel=4)
+            warn(f"store '{self.path}': shard {rel} is {problem}; its groups are "
+                          f"generated again.", LeakstatsWarning)
             (self.path / rel).unlink(missing_ok=True)
             del registry[rel]
         for shard in unlisted_shards(self.path, registry):

@@ -1,26 +1,12 @@
-"""Helpers of :func:`leakstats.records.api.read_leakk_jsonl`: the leak-rule parser and the loader.
-
-A leak rule is a small boolean expression over a response's numeric score fields::
-
-    rule    := or_expr
-    or_expr := and_expr ("or" and_expr)*
-    and_expr:= unary ("and" unary)*
-    unary   := "not" unary | "(" or_expr ")" | compare
-    compare := FIELD OP NUMBER | NUMBER OP FIELD        OP: == != >= <= > <
-
-It is parsed into a tree and evaluated on numpy columns; nothing is ever ``eval``-ed.
-"""
+"""The loader behind :func:`leakstats.records.api.read_leakk_jsonl`: the Leak@k authors'
+JSON Lines (one prompt per line, its sampled ``responses`` with score fields), labelled by a
+leak rule (:mod:`leakstats.records.rules`)."""
 
 from __future__ import annotations
 
 import json
 import math
-import operator
 import os
-import re
-import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,163 +18,18 @@ from leakstats.core.errors import (
     DegenerateDataWarning,
     InputNotFoundError,
     LeakstatsError,
+    warn,
 )
 from leakstats.records._util import open_text
+from leakstats.records.rules import (  # noqa: F401 (re-exported)
+    RULE_FIX,
+    BoolOp,
+    Compare,
+    RuleSyntaxError,
+    parse_rule,
+)
 
-RULE_FIX = (
-    "write comparisons '<field> <op> <number>' (ops ==, !=, >=, <=, >, <) joined by 'and' / "
-    "'or', optionally with 'not' and parentheses, e.g. 'rougeL_recall >= 0.4 and ES >= 0.5'; "
-    "or pass a callable taking the response dict and returning a bool."
-)
-_OPS: Mapping[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "!=": operator.ne, ">=": operator.ge,
-    "<=": operator.le, ">": operator.gt, "<": operator.lt,
-}
-_FLIP = {"==": "==", "!=": "!=", ">=": "<=", "<=": ">=", ">": "<", "<": ">"}
-_TOKEN = re.compile(
-    r"(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<op>==|!=|>=|<=|>|<)|(?P<paren>[()])|(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)"
-)
-_KEYWORDS = {"and", "or", "not"}
-_CONSTANTS = {"true": 1.0, "false": 0.0}
 _RESERVED = ("method", "prompt_id", "sample_id", "leaked", "text", "prompt", "ground_truth")
-
-
-class RuleSyntaxError(LeakstatsError):
-    """The ``leaked=`` rule string does not parse."""
-
-
-@dataclass(frozen=True)
-class Compare:
-    """``field op value``."""
-
-    field: str
-    op: str
-    value: float
-
-    def fields(self) -> list[str]:
-        return [self.field]
-
-    def evaluate(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        return _OPS[self.op](columns[self.field], self.value)
-
-
-@dataclass(frozen=True)
-class BoolOp:
-    """``and`` / ``or`` of two or more terms, or ``not`` of one."""
-
-    op: str
-    terms: tuple[Compare | BoolOp, ...]
-
-    def fields(self) -> list[str]:
-        return list(dict.fromkeys(f for t in self.terms for f in t.fields()))
-
-    def evaluate(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        values = [t.evaluate(columns) for t in self.terms]
-        if self.op == "not":
-            return ~values[0]
-        combine = np.logical_and if self.op == "and" else np.logical_or
-        return combine.reduce(values)
-
-
-def _tokens(rule: str) -> list[tuple[str, str, int]]:
-    out, pos = [], 0
-    while True:
-        while pos < len(rule) and rule[pos].isspace():
-            pos += 1
-        if pos == len(rule):
-            return [*out, ("end", "", pos)]
-        match = _TOKEN.match(rule, pos)
-        if match is None:
-            _syntax_error(rule, pos, f"unexpected character {rule[pos]!r}")
-        kind, text = match.lastgroup or "", match.group()
-        if kind == "name" and text.lower() in _KEYWORDS:
-            kind, text = "kw", text.lower()
-        elif kind == "name" and text.lower() in _CONSTANTS:
-            kind, text = "num", str(_CONSTANTS[text.lower()])
-        out.append((kind, text, pos))
-        pos = match.end()
-
-
-#: Deepest nesting of parentheses (and of 'not') a rule may have.
-MAX_NESTING = 50
-
-
-def _syntax_error(rule: str, pos: int, what: str) -> None:
-    raise RuleSyntaxError(
-        f"argument 'leaked': cannot parse the rule at position {pos}: {what}.\n"
-        f"  {rule}\n  {' ' * pos}^\nFix: {RULE_FIX}"
-    )
-
-
-def parse_rule(rule: str) -> Compare | BoolOp:
-    """Parse a leak rule such as ``"rougeL_recall >= 0.4 and ES >= 0.5"`` into a tree.
-
-    Examples
-    --------
-    >>> parse_rule("ES == 1 or rougeL_recall > 0.9").fields()
-    ['ES', 'rougeL_recall']
-    """
-    if not isinstance(rule, str) or not rule.strip():
-        raise RuleSyntaxError(f"argument 'leaked': the rule {rule!r} is empty. Fix: {RULE_FIX}")
-    depth, deepest = 0, 0
-    for char in rule:  # the parser recurses once per '(' or 'not': bound the nesting first
-        depth += (char == "(") - (char == ")")
-        deepest = max(deepest, depth)
-    if deepest > MAX_NESTING or rule.lower().count("not") > MAX_NESTING:
-        raise RuleSyntaxError(
-            f"argument 'leaked': the rule nests parentheses or 'not' deeper than "
-            f"{MAX_NESTING} levels. Fix: write it flatter, e.g. 'a >= 1 or b >= 1'."
-        )
-    tokens = _tokens(rule)
-    pos = 0
-
-    def peek() -> tuple[str, str, int]:
-        return tokens[pos]
-
-    def take(kind: str, text: str | None = None, what: str = "") -> tuple[str, str, int]:
-        nonlocal pos
-        tok = tokens[pos]
-        if tok[0] != kind or (text is not None and tok[1] != text):
-            found = "the end of the rule" if tok[0] == "end" else repr(tok[1])
-            _syntax_error(rule, tok[2], f"expected {what}, found {found}")
-        pos += 1
-        return tok
-
-    def boolop(op: str, sub: Callable[[], Compare | BoolOp]) -> Compare | BoolOp:
-        terms = [sub()]
-        while peek()[:2] == ("kw", op):
-            take("kw", op)
-            terms.append(sub())
-        return terms[0] if len(terms) == 1 else BoolOp(op, tuple(terms))
-
-    def or_expr() -> Compare | BoolOp:
-        return boolop("or", and_expr)
-
-    def and_expr() -> Compare | BoolOp:
-        return boolop("and", unary)
-
-    def unary() -> Compare | BoolOp:
-        kind, text, _ = peek()
-        if (kind, text) == ("kw", "not"):
-            take("kw", "not")
-            return BoolOp("not", (unary(),))
-        if (kind, text) == ("paren", "("):
-            take("paren", "(")
-            inner = or_expr()
-            take("paren", ")", "')'")
-            return inner
-        if kind == "num":
-            value = float(take("num")[1])
-            op = take("op", what="a comparison operator (==, !=, >=, <=, >, <)")[1]
-            return Compare(take("name", what="a field name")[1], _FLIP[op], value)
-        name = take("name", what="a field name, 'not' or '('")[1]
-        op = take("op", what="a comparison operator (==, !=, >=, <=, >, <)")[1]
-        return Compare(name, op, float(take("num", what="a number")[1]))
-
-    tree = or_expr()
-    take("end", what="'and', 'or' or the end of the rule")
-    return tree
 
 
 def _is_number(value: Any) -> bool:
@@ -313,9 +154,9 @@ def load(path: str | os.PathLike, *, leaked: Any) -> pd.DataFrame:
                                   "file is a complete Leak@k output.", column="responses")
     empty = [n for n, obj in zip(linenos, objects, strict=True) if not obj["responses"]]
     if empty:
-        warnings.warn(f"{path}: {len(empty)} line(s) have no responses and contribute no "
+        warn(f"{path}: {len(empty)} line(s) have no responses and contribute no "
                       f"samples (lines {empty[:5]}{' ...' if len(empty) > 5 else ''}).",
-                      DegenerateDataWarning, stacklevel=3)
+                      DegenerateDataWarning)
     where = [(n, j) for n, obj in zip(linenos, objects, strict=True)
              for j in range(len(obj["responses"]))]
     columns: dict[str, np.ndarray | list] = {}

@@ -1,0 +1,150 @@
+"""One entry for every input: :func:`read` takes a file of any supported kind, a generation
+store, or a results folder, labels samples with a leak rule where asked, and filters rows."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from leakstats.core.checks import check_choice
+from leakstats.core.errors import DataValidationError, InputNotFoundError, LeakstatsError
+from leakstats.core.vocabulary import INPUT_FORMATS
+from leakstats.records._util import open_text
+from leakstats.records.files import read_any_table, read_table
+from leakstats.records.rules import evaluate_on
+from leakstats.records.store_files import store_root
+
+__all__ = ["read"]
+
+#: The table a results folder (e.g. ``data/demo``, an export of ``leakstats demo``) holds.
+RESULTS_TABLE = "records.parquet"
+
+
+def _looks_like_leakk(path: Path) -> bool:
+    """Whether the first object of a JSON Lines file has a ``responses`` list (the Leak@k
+    authors' per-prompt layout)."""
+    try:
+        with open_text(path, "r") as handle:
+            for line in handle:
+                if line.strip():
+                    first = json.loads(line)
+                    return isinstance(first, dict) and isinstance(first.get("responses"), list)
+    except (ValueError, OSError):
+        return False
+    return False
+
+
+def _from_folder(path: Path) -> pd.DataFrame:
+    if store_root(path) is not None:
+        return read_table(path)
+    if (path / RESULTS_TABLE).is_file():
+        return read_table(path / RESULTS_TABLE)
+    shown = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:8]
+    raise DataValidationError(
+        f"argument 'source': the folder '{path}' is neither a leakstats store (no "
+        f"manifest.json of one) nor a results folder (no {RESULTS_TABLE}); it holds "
+        f"{shown}. Fix: pass the file to read, e.g. '{path / (shown[0] if shown else 'x')}'."
+    )
+
+
+def read(
+    source,
+    *,
+    leaked: str | Callable[[dict], bool] | None = None,
+    where: str | None = None,
+    format: str = "auto",
+) -> pd.DataFrame:
+    """Read records or counts from any input leakstats knows, as a DataFrame.
+
+    Parameters
+    ----------
+    source : DataFrame, str or os.PathLike
+        A DataFrame; a Parquet, CSV or JSON Lines file (``.json`` too: a JSON array of objects
+        or JSON Lines); the Leak@k authors' per-prompt JSON Lines (each line with
+        ``responses``, detected from the content); a generation store or its ``records``
+        folder (every shard checked against the manifest); or a results folder holding
+        ``records.parquet`` (such as ``data/demo``).
+    leaked : str or callable, optional
+        A leak rule (``"rougeL_recall >= 0.4"``, ``"ES == 1 or exact_match == 1"``; see
+        :mod:`leakstats.records.rules`) that makes the ``leaked`` column from the other
+        columns; required for Leak@k files (a callable works there too, on each response).
+    where : str, optional
+        Keep only the rows where this rule holds, e.g.
+        ``"judge == 'keywords_any>=1' and temperature == 1"`` (text in quotes).
+    format : {"auto", "parquet", "csv", "jsonl", "leakk"}, default "auto"
+        ``"auto"`` tells the kind from the suffix and the content.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, ready for :func:`leakstats.leak_at_k` and the other analyses (validated
+        there).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"prompt_id": [1, 1, 2], "rougeL_recall": [0.9, 0.1, 0.5]})
+    >>> read(scores, leaked="rougeL_recall >= 0.4")["leaked"].tolist()
+    [True, False, True]
+    """
+    check_choice("format", format, INPUT_FORMATS)
+    labelled = False
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise InputNotFoundError(
+                f"no such file or directory: '{path}'. Fix: check the path (relative paths "
+                f"are taken from the working directory {os.getcwd()!r})."
+            )
+        if path.is_dir() and format == "auto":
+            frame = _from_folder(path)
+        elif format == "leakk" or (format == "auto" and path.is_file() and path.suffix.lower()
+                                   in (".json", ".jsonl", ".ndjson", ".gz")
+                                   and _looks_like_leakk(path)):
+            if leaked is None:
+                raise LeakstatsError(
+                    f"'{path}' is a Leak@k per-prompt file (each line has 'responses'); which "
+                    f"responses leaked is a rule over their scores. Fix: pass leaked=, e.g. "
+                    f"leaked=\"ES == 1\" (CLI: --leaked \"ES == 1\")."
+                )
+            from leakstats.records.api import read_leakk_jsonl
+
+            frame, labelled = read_leakk_jsonl(path, leaked=leaked), True
+        elif format == "auto":
+            frame = read_any_table(path)
+        else:
+            frame = read_table(path, format=format)
+    else:
+        raise LeakstatsError(
+            f"argument 'source': expected a DataFrame or a path, got {type(source).__name__}. "
+            f"Fix: pass a pandas.DataFrame or a file or folder path."
+        )
+    if leaked is not None and not labelled:
+        if not isinstance(leaked, str):
+            raise LeakstatsError(
+                "argument 'leaked': on a table, leaked= is a rule over its columns (a string "
+                "such as \"score >= 0.4\"); callables work on Leak@k files only. Fix: write "
+                "the rule as a string."
+            )
+        if "leaked" in frame.columns:
+            raise DataValidationError(
+                "argument 'leaked': the table already has a 'leaked' column, and leaked= "
+                "would replace it. Fix: drop the column first, or leave leaked= out.",
+                column="leaked",
+            )
+        frame["leaked"] = evaluate_on(leaked, frame, argument="leaked")
+    if where is not None:
+        keep = evaluate_on(where, frame, argument="where")
+        if not keep.any():
+            raise DataValidationError(
+                f"argument 'where': no row of the {len(frame)} matches {where!r}. Fix: check "
+                f"the values (text is compared exactly, in quotes)."
+            )
+        frame = frame[keep].reset_index(drop=True)
+    return frame

@@ -568,14 +568,17 @@ def test_leakk_columns_and_values():
     assert out.columns.tolist() == ["method", "prompt_id", "sample_id", "leaked", "text",
                                     "prompt", "ground_truth", "rougeL_recall", "ES",
                                     "exact_match"]
-    assert out["prompt_id"].tolist() == [0, 0, 0, 1, 2, 2, 2, 2]
+    import hashlib
+
+    ids = ["p-" + hashlib.sha256(q.encode()).hexdigest()[:12] for q in out["prompt"]]
+    assert out["prompt_id"].tolist() == ids and out["prompt_id"].nunique() == 3
     assert out["sample_id"].tolist() == [0, 1, 2, 0, 0, 1, 2, 3]
     assert out["method"].unique().tolist() == ["npo"]
     assert out["text"].iloc[5] == 'Her first novel is The Glass River, "a classic".'
     assert out["ground_truth"].tolist()[3] == "Lyon"
     assert out["exact_match"].dtype == np.float64 and out["ES"].iloc[2] == 0.6
-    table = counts(out)
-    assert table["n_samples"].tolist() == [3, 1, 4]
+    table = counts(out).set_index("prompt_id")
+    assert table.loc[out["prompt_id"].unique(), "n_samples"].tolist() == [3, 1, 4]
 
 
 def test_leakk_callable_rule():
@@ -717,3 +720,22 @@ def test_leakk_argument_errors(tmp_path):
         read_leakk_jsonl(SAMPLE, leaked="ES == 1", method=3)
     with pytest.raises(FileNotFoundError, match=r"absent\.jsonl"):
         read_leakk_jsonl(tmp_path / "absent.jsonl", leaked="ES == 1")
+
+
+def test_leakk_ids_survive_a_dropped_line(tmp_path):
+    """Ids come from the prompt text: with line 2 dropped (the authors' phase-2 script skips
+    lines that raise), every other prompt keeps its id and pairs with itself."""
+    lines = SAMPLE.read_text().splitlines()
+    short = tmp_path / "evaluated.jsonl"
+    short.write_text("\n".join([lines[0], lines[2]]) + "\n")
+    full = read_leakk_jsonl(SAMPLE, leaked="ES == 1").drop_duplicates("prompt_id")
+    part = read_leakk_jsonl(short, leaked="ES == 1").drop_duplicates("prompt_id")
+    mapping = dict(zip(full["prompt"], full["prompt_id"], strict=True))
+    assert [mapping[q] for q in part["prompt"]] == part["prompt_id"].tolist()
+
+
+def test_leakk_repeated_prompts_stay_apart(tmp_path):
+    path = write_lines(tmp_path / "x.jsonl", [line({"response": "a", "ES": 1}),
+                                              line({"response": "b", "ES": 0})])
+    out = read_leakk_jsonl(path, leaked="ES == 1")
+    assert out["prompt_id"].nunique() == 2 and out["prompt_id"].iloc[1].endswith("#2")

@@ -197,7 +197,9 @@ def read_leakk_jsonl(
     -------
     pandas.DataFrame
         Records: ``method`` (if given), ``prompt_id`` (the line's ``prompt_id`` or ``id``
-        field, else the 0-based index of the line among non-blank lines), ``sample_id``
+        field, else ``p-`` and the first 12 hex digits of the SHA-256 of the prompt text, with
+        ``#2``, ``#3`` ... on repeated prompts: never the line number, so a dropped line does
+        not shift the prompts after it), ``sample_id``
         (index in ``responses``), ``leaked``, ``text``, ``prompt``, ``ground_truth``, one
         float column per numeric score field, then any other response fields.
 

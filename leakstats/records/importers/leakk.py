@@ -4,6 +4,7 @@ leak rule (:mod:`leakstats.records.rules`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -86,9 +87,23 @@ def _prompt_ids(path: Path, linenos: list[int], objects: list[dict]) -> list[Any
                 _fail(path, lacking[0], f"no {key!r}, while other lines have one (lines "
                       f"without it: {lacking[:5]}{' ...' if len(lacking) > 5 else ''})",
                       f"give every line a {key!r}, or remove it from all lines to number "
-                      "prompts by line.", column="prompt_id")
+                      "identify prompts by their text.", column="prompt_id")
             return [obj[key] for obj in objects]
-    return list(range(len(objects)))
+    # no id field: the identity of a prompt is its text (a stable hash), never its line, so
+    # that a dropped line cannot shift every later prompt onto its neighbour's id
+    lacking = [n for n, obj in zip(linenos, objects, strict=True)
+               if not isinstance(obj.get("prompt"), str)]
+    if lacking:
+        _fail(path, lacking[0], "no 'prompt' text and no 'prompt_id' or 'id' to identify the "
+              f"prompt (lines: {lacking[:5]}{' ...' if len(lacking) > 5 else ''})",
+              "give every line its 'prompt' (or a 'prompt_id').", column="prompt_id")
+    seen: dict[str, int] = {}
+    ids = []
+    for obj in objects:
+        base = "p-" + hashlib.sha256(obj["prompt"].encode("utf-8")).hexdigest()[:12]
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return ids
 
 
 def _leak_labels(

@@ -38,15 +38,27 @@ def _looks_like_leakk(path: Path) -> bool:
     return False
 
 
-def _from_folder(path: Path) -> pd.DataFrame:
+def _from_folder(path: Path, leaked) -> tuple[pd.DataFrame, bool]:
+    """The table of a folder, and whether ``leaked`` was applied to make it."""
+    from leakstats.records.importers.leakk_tree import find_files, load_tree
+
     if store_root(path) is not None:
-        return read_table(path)
+        return read_table(path), False
     if (path / RESULTS_TABLE).is_file():
-        return read_table(path / RESULTS_TABLE)
+        return read_table(path / RESULTS_TABLE), False
+    if find_files(path):
+        if leaked is None:
+            raise LeakstatsError(
+                f"'{path}' holds the Leak@k pipeline's generation files "
+                f"(generations_n*.json); which responses leaked is a rule over their scores. "
+                f"Fix: pass leaked=, e.g. leaked=\"ES == 1\" (CLI: --leaked \"ES == 1\")."
+            )
+        return load_tree(path, leaked=leaked), True
     shown = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:8]
     raise DataValidationError(
         f"argument 'source': the folder '{path}' is neither a leakstats store (no "
-        f"manifest.json of one) nor a results folder (no {RESULTS_TABLE}); it holds "
+        f"manifest.json of one), a results folder (no {RESULTS_TABLE}) nor a Leak@k output "
+        f"tree (no generations_n*.json below it); it holds "
         f"{shown}. Fix: pass the file to read, e.g. '{path / (shown[0] if shown else 'x')}'."
     )
 
@@ -65,7 +77,10 @@ def read(
     source : DataFrame, str or os.PathLike
         A DataFrame; a Parquet, CSV or JSON Lines file (``.json`` too: a JSON array of objects
         or JSON Lines); the Leak@k authors' per-prompt JSON Lines (each line with
-        ``responses``, detected from the content); a generation store or its ``records``
+        ``responses``, detected from the content) or their whole output tree
+        (``saves/eval/<Method>/forget/temperature=1.0top_p=1.0/generations_n200*.json``: judge
+        files merged per response, method and decoding config from the folder names, see
+        :mod:`leakstats.records.importers.leakk_tree`); a generation store or its ``records``
         folder (every shard checked against the manifest); or a results folder holding
         ``records.parquet`` (such as ``data/demo``).
     leaked : str or callable, optional
@@ -103,7 +118,7 @@ def read(
                 f"are taken from the working directory {os.getcwd()!r})."
             )
         if path.is_dir() and format == "auto":
-            frame = _from_folder(path)
+            frame, labelled = _from_folder(path, leaked)
         elif format == "leakk" or (format == "auto" and path.is_file() and path.suffix.lower()
                                    in (".json", ".jsonl", ".ndjson", ".gz")
                                    and _looks_like_leakk(path)):

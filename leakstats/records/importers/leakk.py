@@ -162,6 +162,13 @@ def load(path: str | os.PathLike, *, leaked: Any) -> pd.DataFrame:
     if not path.is_file():
         raise InputNotFoundError(f"no such file: '{path}'. Fix: check the path.")
     linenos, objects = _read_lines(path)
+    return from_objects(path, linenos, objects, leaked=leaked)
+
+
+def from_objects(path: Path, linenos: list[int], objects: list[dict], *,
+                 leaked: Any) -> pd.DataFrame:
+    """Records from the parsed lines of a Leak@k file (``path`` and ``linenos`` name them in
+    errors)."""
     pids = _prompt_ids(path, linenos, objects)
     responses = [r for obj in objects for r in obj["responses"]]
     if not responses:

@@ -614,3 +614,20 @@ def test_damaged_prompt_files_are_named(tmp_path, name, data, match):
     path.write_text(data, encoding="utf-8")
     with pytest.raises(DataValidationError, match=f"'.*{name}'.*{match}"):
         leakstats.load_prompts(path)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("tofu:retain90", "'tofu' has no option 'retain90'; its options are"),
+        ("tofu:holdout10", "'tofu' has no option 'holdout10'"),
+        ("muse:knowmen", "'muse' has no option 'knowmen'"),
+        ("fictitious:forget:retain", r"names \['forget', 'retain'\], of which only one"),
+        ("wmdp:bio:cyber", r"names \['bio', 'cyber'\]"),
+        ("fictitious:paraphrase", "has no option 'paraphrase'"),
+    ],
+)
+def test_prompt_set_specs_are_checked(spec, match):
+    # unknown options used to be ignored, loading the default set without a word
+    with pytest.raises(LeakstatsError, match=match):
+        leakstats.load_prompts(spec)

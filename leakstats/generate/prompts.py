@@ -412,6 +412,38 @@ def fictitious_facts(*, split: str = "forget", paraphrased: bool = False) -> pd.
 # --------------------------------------------------------------------------- one entry point
 
 
+#: The options of each prompt-set spec: groups of which at most one may be given, then flags.
+_SPEC_OPTIONS = {
+    "fictitious": ((("forget", "retain", "all"),), ("paraphrased",)),
+    "tofu": ((TOFU_SPLITS,), ("paraphrased",)),
+    "muse": ((("knowmem", "verbmem"), ("news", "books")), ("retain",)),
+    "wmdp": ((WMDP_SUBJECTS,), ()),
+}
+
+
+def _check_spec(text: str, head: str, options: list[str]) -> None:
+    """Refuse an option the prompt set does not have (it used to be ignored silently, loading
+    the default set), or two options of one group."""
+    if head not in _SPEC_OPTIONS:
+        return  # not a prompt set name: the caller says so
+    groups, flags = _SPEC_OPTIONS[head]
+    valid = [o for g in groups for o in g] + list(flags)
+    unknown = [o for o in options if o not in valid]
+    if unknown:
+        raise LeakstatsError(
+            f"argument 'prompts': {text!r}: the prompt set {head!r} has no option "
+            f"{unknown[0]!r}; its options are {valid}. Fix: use one of those (e.g. "
+            f"'{head}:{valid[0]}')."
+        )
+    for group in groups:
+        chosen = [o for o in options if o in group]
+        if len(chosen) > 1:
+            raise LeakstatsError(
+                f"argument 'prompts': {text!r} names {chosen}, of which only one can apply. "
+                f"Fix: keep one of them."
+            )
+
+
 def load_prompts(spec: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     """A prompt table from a short spec (as the CLI's ``--prompts``), a file, or a DataFrame.
 
@@ -436,6 +468,7 @@ def load_prompts(spec: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     if Path(text).expanduser().exists():
         return from_files(text)
     head, *rest = text.split(":")
+    _check_spec(text, head, rest)
     opts = set(rest)
     para = "paraphrased" in opts
     if head == "fictitious":
@@ -453,6 +486,6 @@ def load_prompts(spec: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     raise InputNotFoundError(
         f"argument 'prompts': {text!r} is neither a file nor a known prompt set. Fix: pass a "
         f"path, or one of fictitious[:forget|retain|all][:paraphrased], "
-        f"tofu:forget01|forget05|forget10[:paraphrased], muse:knowmem|verbmem[:books][:retain], "
-        f"wmdp:bio|cyber|chem."
+        f"tofu:forget01|forget05|forget10[:paraphrased], "
+        f"muse:knowmem|verbmem[:news|books][:retain], wmdp:bio|cyber|chem."
     )

@@ -126,7 +126,8 @@ def test_judge_files_that_disagree_are_refused(tree):
 
 
 def test_a_tree_needs_a_rule(tree, capsys):
-    with pytest.raises(LeakstatsError, match="generation files.*Fix: pass leaked="):
+    with pytest.raises(LeakstatsError,
+                       match=r"generation files.*Fix: read it with leakstats.read\(path, leaked="):
         leakstats.read(tree)
     assert main(["estimate", str(tree), "--k", "1"]) == 2
     assert "--leaked" in capsys.readouterr().err

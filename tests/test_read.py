@@ -94,3 +94,24 @@ def test_compare_and_certify_take_the_input_options(capsys):
                  "--k", "1,8", "--format", "csv"]) == 0
     out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert out["upper_bound"].round(3).tolist() == [0.019, 0.168]  # README: certified bounds
+
+
+def test_a_folder_of_parquet_files_reads_as_one_table(tmp_path):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(2):
+        pd.DataFrame({"prompt_id": [i], "leaked": [bool(i)]}).to_parquet(parts / f"{i}.parquet")
+    assert leakstats.read(parts)["prompt_id"].tolist() == [0, 1]
+    assert leakstats.leak_at_k(parts).to_frame()["estimate"].iloc[0] == 0.5
+
+
+def test_the_analyses_read_paths_like_read(capsys):
+    # a results folder given to leak_at_k directly (it was read as a Parquet dataset of its
+    # three tables)
+    with pytest.warns(leakstats.DegenerateDataWarning):
+        direct = leakstats.leak_at_k(DEMO, k=1).to_frame()
+    with pytest.warns(leakstats.DegenerateDataWarning):
+        via_read = leakstats.leak_at_k(leakstats.read(DEMO), k=1).to_frame()
+    pd.testing.assert_frame_equal(direct, via_read)
+    with pytest.raises(LeakstatsError, match="is a Leak@k per-prompt file"):
+        leakstats.leak_at_k(LEAKK)

@@ -72,7 +72,12 @@ def as_counts(
     >>> arms, table["n_leaked"].tolist()
     (['method'], [1, 0])
     """
-    frame = read_table(data) if isinstance(data, str | os.PathLike) else data
+    if isinstance(data, str | os.PathLike):
+        from leakstats.records.read import read
+
+        frame = read(data)
+    else:
+        frame = data
     if not isinstance(frame, pd.DataFrame):
         raise TableTypeError(
             f"argument 'data': expected a records or counts DataFrame or a path to one, got "

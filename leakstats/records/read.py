@@ -51,9 +51,12 @@ def _from_folder(path: Path, leaked) -> tuple[pd.DataFrame, bool]:
             raise LeakstatsError(
                 f"'{path}' holds the Leak@k pipeline's generation files "
                 f"(generations_n*.json); which responses leaked is a rule over their scores. "
-                f"Fix: pass leaked=, e.g. leaked=\"ES == 1\" (CLI: --leaked \"ES == 1\")."
+                f"Fix: read it with leakstats.read(path, leaked=\"ES == 1\") (CLI: --leaked "
+                f"\"ES == 1\")."
             )
         return load_tree(path, leaked=leaked), True
+    if any(path.rglob("*.parquet")):  # a partitioned Parquet dataset
+        return read_table(path), False
     shown = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:8]
     raise DataValidationError(
         f"argument 'source': the folder '{path}' is neither a leakstats store (no "
@@ -82,7 +85,8 @@ def read(
         files merged per response, method and decoding config from the folder names, see
         :mod:`leakstats.records.importers.leakk_tree`); a generation store or its ``records``
         folder (every shard checked against the manifest); or a results folder holding
-        ``records.parquet`` (such as ``data/demo``).
+        ``records.parquet`` (such as ``data/demo``); or a folder of Parquet files (a
+        partitioned dataset).
     leaked : str or callable, optional
         A leak rule (``"rougeL_recall >= 0.4"``, ``"ES == 1 or exact_match == 1"``; see
         :mod:`leakstats.records.rules`) that makes the ``leaked`` column from the other
@@ -125,8 +129,8 @@ def read(
             if leaked is None:
                 raise LeakstatsError(
                     f"'{path}' is a Leak@k per-prompt file (each line has 'responses'); which "
-                    f"responses leaked is a rule over their scores. Fix: pass leaked=, e.g. "
-                    f"leaked=\"ES == 1\" (CLI: --leaked \"ES == 1\")."
+                    f"responses leaked is a rule over their scores. Fix: read it with "
+                    f"leakstats.read(path, leaked=\"ES == 1\") (CLI: --leaked \"ES == 1\")."
                 )
             from leakstats.records.api import read_leakk_jsonl
 

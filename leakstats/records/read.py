@@ -132,9 +132,9 @@ def read(
                     f"responses leaked is a rule over their scores. Fix: read it with "
                     f"leakstats.read(path, leaked=\"ES == 1\") (CLI: --leaked \"ES == 1\")."
                 )
-            from leakstats.records.api import read_leakk_jsonl
+            from leakstats.records.importers import leakk
 
-            frame, labelled = read_leakk_jsonl(path, leaked=leaked), True
+            frame, labelled = leakk.load(path, leaked=leaked), True
         elif format == "auto":
             frame = read_any_table(path)
         else:

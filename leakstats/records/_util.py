@@ -192,26 +192,20 @@ def coerce_count(frame: pd.DataFrame, col: str) -> np.ndarray:
         bad_rows(frame, s.isna().to_numpy(), column=col, problem="value is not a number",
                        fix=fix + f"convert with pandas.to_numeric(frame[{col!r}]).")
     if pd.api.types.is_integer_dtype(s.dtype):
-        exact = s.to_numpy()
-        bad_rows(frame, exact < 0, column=col, problem="negative count",
-                 fix=fix + "check how the column was computed.")
-        bad_rows(frame, exact > MAX_COUNT, column=col,
-                 problem=f"count above {MAX_COUNT:.0e}, the largest leakstats accepts",
-                 fix=fix + "check how the column was computed (no sampling budget comes near "
-                           "this).")
-        return exact.astype(np.int64)
-    floats = s.to_numpy(dtype=np.float64)
-    bad_rows(frame, ~np.isfinite(floats) | (floats != np.round(floats)), column=col,
-             problem="value is not a whole number",
-             fix=fix + "counts of samples cannot be fractional; check how the column was "
-                       "computed.")
-    bad_rows(frame, floats < 0, column=col, problem="negative count",
+        values = s.to_numpy()  # its own dtype: uint64 above 2**63 stays positive
+    else:
+        values = s.to_numpy(dtype=np.float64)
+        bad_rows(frame, ~np.isfinite(values) | (values != np.round(values)), column=col,
+                 problem="value is not a whole number",
+                 fix=fix + "counts of samples cannot be fractional; check how the column was "
+                           "computed.")
+    bad_rows(frame, values < 0, column=col, problem="negative count",
              fix=fix + "check how the column was computed.")
-    bad_rows(frame, floats > MAX_COUNT, column=col,
+    bad_rows(frame, values > MAX_COUNT, column=col,
              problem=f"count above {MAX_COUNT:.0e}, the largest leakstats accepts",
              fix=fix + "check how the column was computed (no sampling budget comes near "
                        "this).")
-    return floats.astype(np.int64)
+    return values.astype(np.int64)
 
 
 def resolve_format(path: Path, format: str | None) -> tuple[str, str | None]:

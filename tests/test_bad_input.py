@@ -631,3 +631,20 @@ def test_prompt_set_specs_are_checked(spec, match):
     # unknown options used to be ignored, loading the default set without a word
     with pytest.raises(LeakstatsError, match=match):
         leakstats.load_prompts(spec)
+
+
+def test_a_tampered_demo_marker_cannot_delete_outside_its_stage(tmp_path):
+    import json
+
+    from leakstats.demo._stages import RunFolder
+
+    out = tmp_path / "run"
+    RunFolder(out).run(_stage(1))
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    marker = out / "stages" / "report.json"
+    data = json.loads(marker.read_text())
+    data["files"].append("../../precious.txt")
+    marker.write_text(json.dumps(data))
+    RunFolder(out, fresh=True)
+    assert precious.read_text() == "mine" and not (out / "report").exists()

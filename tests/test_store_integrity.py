@@ -177,3 +177,20 @@ def test_the_cli_reads_a_store_folder(prompts, store, capsys):
     shards(store)[0].unlink()
     assert main(["estimate", str(store / "records"), "--k", "1"]) == 2
     assert "does not hold what its manifest lists" in capsys.readouterr().err
+
+
+def test_a_tampered_manifest_cannot_make_leakstats_delete_outside_the_store(prompts, store,
+                                                                              tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    manifest = json.loads((store / "manifest.json").read_text())
+    manifest["shards"]["../precious.txt"] = {"rows": 1, "bytes": 1, "sha256": "0"}
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataValidationError, match="not a shard of this store"):
+        read_store(store)
+    with pytest.warns(LeakstatsWarning, match="not a shard of this store"):
+        run(prompts, store, resume=True)
+    with pytest.raises(OutputExistsError):  # precious.txt is outside: overwrite sees no claim
+        (store / "x").write_text("user file")
+        run(prompts, store, overwrite=True)
+    assert precious.read_text() == "mine"

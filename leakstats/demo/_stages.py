@@ -166,8 +166,10 @@ class RunFolder:
         folder = self.path / name
         if not marker or not folder.is_dir():
             return []
-        if "files" in marker:
-            return [folder / f for f in marker["files"] if (folder / f).is_file()]
+        if "files" in marker:  # only files inside the stage folder, whatever the marker says
+            inside = folder.resolve()
+            return [folder / f for f in marker["files"] if isinstance(f, str)
+                    and (folder / f).is_file() and inside in (folder / f).resolve().parents]
         started = float(marker.get("started", float("inf"))) - 2.0
         return [folder / f for f in _files(folder) if (folder / f).stat().st_mtime >= started]
 
@@ -176,7 +178,7 @@ class RunFolder:
         before deleting anything, when ``folders`` hold files not in ``files``."""
         own = set(files)
         unknown = sorted(str(f.relative_to(self.path)) for d in folders if d.is_dir()
-                         for f in d.rglob("*") if f.is_file() and f not in own)
+                         for f in d.rglob("*") if not f.is_dir() and f not in own)
         if unknown:
             shown = ", ".join(unknown[:6]) + (f" ... ({len(unknown)} in all)"
                                               if len(unknown) > 6 else "")

@@ -46,6 +46,7 @@ from leakstats.records.store_files import (
     PROMPTS,
     RECORDS,
     foreign_entries,
+    is_shard_path,
     own_files,
     read_manifest,
     shard_entry,
@@ -361,7 +362,8 @@ class Store:
         for rel, problem in shard_problems(self.path, registry).items():
             warn(f"store '{self.path}': shard {rel} is {problem}; its groups are "
                           f"generated again.", LeakstatsWarning)
-            (self.path / rel).unlink(missing_ok=True)
+            if is_shard_path(rel):  # never a path outside the store's shards
+                (self.path / rel).unlink(missing_ok=True)
             del registry[rel]
         for shard in unlisted_shards(self.path, registry):
             try:

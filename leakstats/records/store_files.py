@@ -58,10 +58,23 @@ def read_manifest(path: Path) -> dict | None:
     return manifest
 
 
+def is_shard_path(rel: str) -> bool:
+    """Whether a registry key names a shard inside the store (``records/arm-*/part-*``)."""
+    from pathlib import PurePosixPath
+
+    parts = PurePosixPath(rel).parts
+    return (isinstance(rel, str) and len(parts) == 3 and parts[0] == RECORDS
+            and parts[1].startswith("arm-") and parts[2].startswith("part-")
+            and parts[2].endswith(".parquet") and ".." not in parts)
+
+
 def shard_problems(root: Path, registry: dict) -> dict[str, str]:
     """{relative path: what is wrong} for the listed shards that are missing or changed."""
     problems = {}
     for rel, entry in registry.items():
+        if not is_shard_path(rel) or not isinstance(entry, dict):
+            problems[rel] = "not a shard of this store (the manifest is damaged)"
+            continue
         file = root / rel
         if not file.is_file():
             problems[rel] = f"missing ({entry['rows']} rows listed in the manifest)"
@@ -83,8 +96,10 @@ def own_files(root: Path, manifest: dict) -> set[Path]:
     """The files of the store that leakstats wrote: manifest, prompts, lock, listed shards
     (every shard file for a manifest from before the registry)."""
     registry = manifest.get("shards")
-    shards = (set(root.glob(SHARD_GLOB)) if registry is None
-              else {root / rel for rel in registry})
+    present = set(root.glob(SHARD_GLOB))
+    # a listed path counts only if it is a shard of this store (a damaged or edited manifest
+    # naming '../x' or another file cannot make leakstats delete it)
+    shards = present if registry is None else {root / rel for rel in registry} & present
     return {root / MANIFEST, root / PROMPTS, root / LOCK, *shards}
 
 

@@ -41,8 +41,11 @@ def read_table(
     ----------
     source : pandas.DataFrame, str or os.PathLike
         A DataFrame, a file (``.parquet``/``.pq``, ``.csv``, ``.jsonl``/``.ndjson``; CSV and
-        JSON Lines may end in ``.gz``, ``.bz2`` or ``.xz``), or a directory of Parquet files
-        (a partitioned dataset), read as one table.
+        JSON Lines may end in ``.gz``, ``.bz2`` or ``.xz``), a directory of Parquet files
+        (a partitioned dataset), read as one table, or a generation store or its ``records``
+        folder (its shards, each checked against the manifest first). CSV ids
+        (``prompt_id``, ``sample_id``) are read as text; canonical integers become numbers.
+        :func:`leakstats.read` also takes results folders and other tools' files.
     format : {"parquet", "csv", "jsonl"}, optional
         Overrides the suffix.
 

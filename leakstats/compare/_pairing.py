@@ -26,7 +26,8 @@ METHOD = "method"
 
 def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Counts of a ``{method_name: records_or_counts}`` dict, its arms and the method order."""
-    from leakstats.records.api import as_counts, read_table
+    from leakstats.records.api import as_counts
+    from leakstats.records.read import read
 
     if len(data) == 0:
         raise LeakstatsError(
@@ -44,7 +45,7 @@ def _from_mapping(data: Mapping, by) -> tuple[pd.DataFrame, list[str], list[str]
                 column=METHOD,
             )
         names[name] = key
-        frame = read_table(value) if isinstance(value, str | os.PathLike) else value
+        frame = read(value) if isinstance(value, str | os.PathLike) else value
         if isinstance(frame, pd.DataFrame) and METHOD in frame.columns:
             found = sorted(map(str, pd.unique(frame[METHOD].dropna())))
             if found != [name]:

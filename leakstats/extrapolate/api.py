@@ -17,6 +17,7 @@ Bayes, closed form). ``"superpopulation"``: E_G[1 - (1 - p)^k] over the populati
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,10 +311,6 @@ def _fit_subsample(data, counts, arms, fit_n, repeat, generator):
     """Counts of the first ``fit_n`` samples of every prompt (records, repeat 0), else of a
     random subset of ``fit_n`` samples (hypergeometric draw from the counts)."""
     frame = data
-    if isinstance(frame, str) or hasattr(frame, "__fspath__"):
-        from leakstats.records.api import read_table
-
-        frame = read_table(frame)
     if repeat == 0 and isinstance(frame, pd.DataFrame) and "leaked" in frame.columns:
         from leakstats.records.api import as_counts
 
@@ -392,6 +389,10 @@ def backtest(
     families = _parse_families(family)
     level = check_level(confidence_level)
     check_choice("population", population, POPULATIONS)
+    if isinstance(data, str | os.PathLike):  # read once: the subsamples need the records
+        from leakstats.records.read import read
+
+        data = read(data)
     counts, arms = as_counts(data, by=by)
     n_min = int(counts["n_samples"].min())
     raise_bad_rows(

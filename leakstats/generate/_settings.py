@@ -21,10 +21,6 @@ from leakstats.generate.store import _arm_text
 __all__ = ["RunSettings", "run_provenance"]
 
 
-def _positive_int(value, name: str, fix: str) -> int:
-    return check_int(name, value, 1, fix=fix)
-
-
 def _stop_strings(stop) -> tuple[str, ...]:
     if isinstance(stop, str):
         stop = (stop,)
@@ -98,13 +94,14 @@ class RunSettings:
                      flush_seconds, logprobs, raw_logprobs, reference_logprobs) -> RunSettings:
         """Check the options of :func:`~leakstats.generate.generate_samples` (in this order)
         and normalise them; a bad one raises :class:`~leakstats.LeakstatsError` naming it."""
-        n = _positive_int(n, "n", "pass the number of samples per prompt and arm, e.g. n=64")
-        max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", "pass e.g. 64")
-        batch_size = n if batch_size is None else _positive_int(
-            batch_size, "batch_size", "pass the number of samples per generate call, e.g. 32")
+        n = check_int("n", n, 1, fix="pass the number of samples per prompt and arm, e.g. n=64")
+        max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1, 64)
+        batch_size = n if batch_size is None else check_int(
+            "batch_size", batch_size, 1,
+            fix="pass the number of samples per generate call, e.g. 32")
         stop = _stop_strings(stop)
         judges = _judges(judge)
-        shard_samples = _positive_int(shard_samples, "shard_samples", "pass e.g. 4096")
+        shard_samples = check_int("shard_samples", shard_samples, 1, 4096)
         check_number("flush_seconds", flush_seconds, low=0, low_open=True, example=60)
         check_int("seed", seed, 0, 0)
         return cls(n=n, max_new_tokens=max_new_tokens, batch_size=min(batch_size, n), stop=stop,

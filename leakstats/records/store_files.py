@@ -15,7 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from leakstats.core.errors import LeakstatsError
+from leakstats.core.errors import DataValidationError, LeakstatsError
 
 FORMAT = "leakstats-store"
 MANIFEST = "manifest.json"
@@ -136,8 +136,6 @@ def verified_shards(root: Path, manifest: dict) -> list[Path]:
     """The store's shards, after checking them against the manifest's registry: a shard
     missing, truncated or changed, or one the manifest does not list, is refused (naming the
     files), never read around."""
-    from leakstats.core.errors import DataValidationError
-
     registry = manifest.get("shards")
     if registry is None:  # a store from before the registry (format_version 1)
         return sorted(root.glob(SHARD_GLOB))

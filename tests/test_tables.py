@@ -95,10 +95,21 @@ def test_table_single_arm_and_missing_se():
 def test_table_varying_level_and_population():
     frame = small_frame(confidence_level=[0.9, 0.99], population=["prompts", "superpopulation"])
     lines = format_table(frame).splitlines()
-    assert "confidence level" not in lines[0]
-    assert lines[0].split()[:4] == ["method", "k", "estimate", "CI"]
-    assert "level" in lines[0] and "population" in lines[0]
-    assert "90%" in lines[1] and "99%" in lines[2] and "superpopulation" in lines[2]
+    # level and population vary: they are columns; the one interval method is said above
+    assert lines[0] == "interval: cp-effective"
+    assert lines[1].split()[:4] == ["method", "k", "estimate", "CI"]
+    assert "level" in lines[1] and "population" in lines[1] and "ci_method" not in lines[1]
+    assert "90%" in lines[2] and "99%" in lines[3] and "superpopulation" in lines[3]
+
+
+def test_table_states_a_constant_interval_method_once():
+    frame = small_frame()
+    lines = format_table(frame).splitlines()
+    assert lines[0].endswith("interval: cp-effective") and "ci_method" not in lines[1]
+    mixed = small_frame(ci_method=["cp-effective", "bootstrap"])
+    lines = format_table(mixed).splitlines()
+    assert "interval" not in lines[0] and "ci_method" in lines[1]
+    assert "bootstrap" in lines[3]
 
 
 def test_table_empty():

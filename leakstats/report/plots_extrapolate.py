@@ -109,10 +109,17 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     ax.plot(k_obs, observed["estimate"].to_numpy(dtype=float), color="black", marker="o",
             markersize=3, label="observed (unbiased)")
     dashed = False
+    picked = result.selection()
+    if len(picked):
+        picked = _select_arm(picked, arms, arm, "result")
+        picked = picked[picked["selected"]]
     for model in result.families:
         c = curve[curve["law"] == model].sort_values("k")
         k = c["k"].to_numpy(dtype=float)
-        (line,) = ax.plot(k, c["estimate"].to_numpy(dtype=float), label=_plain(model))
+        label = _plain(model)
+        if model == "auto" and len(picked):
+            label = f"auto ({', '.join(map(str, picked['family']))})"
+        (line,) = ax.plot(k, c["estimate"].to_numpy(dtype=float), label=label)
         color = line.get_color()
         ax.fill_between(k, c["ci_low"].to_numpy(dtype=float),
                         c["ci_high"].to_numpy(dtype=float), color=color, alpha=0.15,
@@ -139,8 +146,11 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     # the note on its own line: a right-hand title collides with the left-hand one
     note = "; ".join(t for t in (_note(points), "dashed: asymptote" if dashed else "") if t)
     title = "leak@k: observed and extrapolated"
+    if arms and arm is not None:
+        values = observed[arms].iloc[0]
+        title = ", ".join(f"{a}={_plain(values[a])}" for a in arms) + ": " + title
     ax.set_title(f"{title}\n{note}" if note else title, loc="left")
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="small", loc="best")
     return ax
 
 

@@ -20,7 +20,7 @@ from leakstats.core.deprecation import renamed_arguments
 from leakstats.core.errors import LeakstatsError
 from leakstats.core.vocabulary import TABLE_FORMATS
 
-__all__ = ["FORMATS", "REQUIRED_COLUMNS", "format_table"]
+__all__ = ["FORMATS", "REQUIRED_COLUMNS", "format_plain", "format_table"]
 
 #: Output formats of :func:`format_table`.
 FORMATS = TABLE_FORMATS
@@ -127,6 +127,8 @@ def _display_frame(frame: pd.DataFrame, digits: int) -> tuple[pd.DataFrame, list
     if level is None and "confidence_level" in frame.columns:
         out["level"] = [_level_text(v) for v in frame["confidence_level"].to_numpy()]
     for col in _DETAIL_COLUMNS:
+        if col == "ci_method" and _constant(frame, col) is not None:
+            continue  # one method for every row: said once, above or below the table
         if col in frame.columns:
             values = frame[col].to_numpy()
             out[col] = [str(v) if col == "ci_method" else _num(v, digits) for v in values]
@@ -163,6 +165,9 @@ def _header(frame: pd.DataFrame) -> str | None:
     level = _constant(frame, "confidence_level")
     if level is not None:
         bits.append(f"confidence level: {float(level):g}")
+    method = _constant(frame, "ci_method")
+    if method is not None:
+        bits.append(f"interval: {method}")
     return ", ".join(bits) if bits else None
 
 
@@ -339,3 +344,47 @@ def format_table(frame: Any, format: str = "table", *, digits: int = 4) -> str:
     if format == "markdown":
         return _format_markdown(table, int(digits))
     return _format_text(table, int(digits))
+
+
+def format_plain(frame: pd.DataFrame, format: str = "table", *, digits: int = 4) -> str:
+    """Format any table (one without intervals, such as a backtest summary) in one of the
+    formats of :func:`format_table`: every column as it is, numbers to ``digits`` decimals
+    (``"csv"`` and ``"json"`` at full precision).
+
+    >>> print(format_plain(pd.DataFrame({"law": ["beta"], "mae": [0.01234]}), "markdown", digits=3))
+    | law | mae |
+    |:---|---:|
+    | beta | 0.012 |
+    """
+    if not isinstance(format, str) or format not in FORMATS:
+        raise LeakstatsError(
+            f"format: {format!r} is not one of {', '.join(map(repr, FORMATS))}. "
+            f"Fix: pass format='table' or another listed value."
+        )
+    check_int("digits", digits, 0, 4)
+    frame = frame.reset_index(drop=True)
+    if format == "csv":
+        return _format_csv(frame)
+    if format == "json":
+        return _format_json(frame)
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]
+    cells = [[_num(v, digits) if c in numeric else str(v) for v in frame[c]]
+             for c in frame.columns]
+    rows = list(zip(*cells, strict=True)) if cells else []
+    names = [str(c) for c in frame.columns]
+    if format == "table":
+        widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+        lines = ["  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))]
+        lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+        return "\n".join(lines)
+    if format == "markdown":
+        lines = ["| " + " | ".join(names) + " |",
+                 "|" + "|".join("---:" if c in numeric else ":---" for c in frame.columns) + "|"]
+        lines += ["| " + " | ".join(v.replace("|", r"\|") for v in r) + " |" for r in rows]
+        return "\n".join(lines)
+    align = "".join("r" if c in numeric else "l" for c in frame.columns)
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(_latex_escape(n) for n in names) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex_escape(v) for v in r) + r" \\" for r in rows]
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])

@@ -4,7 +4,6 @@ leak rule (:mod:`leakstats.records.rules`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from leakstats.core.errors import (
     warn,
 )
 from leakstats.records._util import open_text
+from leakstats.records.importers._ids import prompt_ids_of
 from leakstats.records.rules import (  # noqa: F401 (re-exported)
     RULE_FIX,
     BoolOp,
@@ -97,13 +97,7 @@ def _prompt_ids(path: Path, linenos: list[int], objects: list[dict]) -> list[Any
         _fail(path, lacking[0], "no 'prompt' text and no 'prompt_id' or 'id' to identify the "
               f"prompt (lines: {lacking[:5]}{' ...' if len(lacking) > 5 else ''})",
               "give every line its 'prompt' (or a 'prompt_id').", column="prompt_id")
-    seen: dict[str, int] = {}
-    ids = []
-    for obj in objects:
-        base = "p-" + hashlib.sha256(obj["prompt"].encode("utf-8")).hexdigest()[:12]
-        seen[base] = seen.get(base, 0) + 1
-        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-    return ids
+    return prompt_ids_of(obj["prompt"] for obj in objects)
 
 
 def _leak_labels(

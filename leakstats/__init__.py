@@ -67,6 +67,7 @@ _API = {
     "plot_extrapolation": "leakstats.report.plots",
     "plot_backtest": "leakstats.report.plots",
     "format_table": "leakstats.report.tables",
+    "write_report": "leakstats.study.report",
     # example data
     "example_records": "leakstats.datasets",
     "example_path": "leakstats.datasets",
@@ -172,3 +173,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         plot_prompt_forest,
     )
     from leakstats.report.tables import format_table  # noqa: F401
+    from leakstats.study.report import write_report  # noqa: F401

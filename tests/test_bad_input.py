@@ -3,6 +3,9 @@ argument or file and says the fix), never a plausible wrong number."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -531,6 +534,21 @@ API_CASES = [
         "unknown format 'xlsx'",
     ),
     ("write_table exists", None, "already exists"),
+    (
+        "write_report k",
+        lambda: leakstats.write_report(_R, Path(tempfile.mkdtemp()) / "r", k=0),
+        "k: 0 is not a positive integer",
+    ),
+    (
+        "write_report extrapolate_k",
+        lambda: leakstats.write_report(_R, Path(tempfile.mkdtemp()) / "r", extrapolate_k=[0]),
+        "extrapolate_k: k: 0",
+    ),
+    (
+        "write_report plots",
+        lambda: leakstats.write_report(_R, Path(tempfile.mkdtemp()) / "r", plots="no"),
+        "plots: 'no' is not True or False",
+    ),
     ("write_table not a frame", lambda: leakstats.write_table([1], "x.csv"), "DataFrame"),
     ("make_judge empty", lambda: leakstats.make_judge(""), "judge spec"),
     ("make_judge unknown", lambda: leakstats.make_judge("telepathy"), "telepathy"),
@@ -562,6 +580,10 @@ def test_every_public_entry_refuses_bad_input_by_name(name, call, match, tmp_pat
 
 
 CLI_CASES = [
+    (["extrapolate", "{csv}", "--family", "exp"], "argument --family"),
+    (["extrapolate", "{csv}", "--repeats", "2"], "--repeats: repeats are backtest repeats"),
+    (["report", "{csv}", "--out", "{dir}"], "never writes over its input"),
+    (["report", "{csv}"], "the following arguments are required: --out"),
     (["estimate", "{csv}", "--k", "1", "--population", "all"], "argument --population"),
     (["estimate", "{csv}", "--k", "1", "--ci-method", "exact"], "argument --ci-method"),
     (["estimate", "{csv}", "--k", "1", "--confidence-level", "2"], "confidence_level: 2.0"),

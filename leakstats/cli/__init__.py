@@ -19,14 +19,14 @@ import warnings
 from collections.abc import Sequence
 
 from leakstats import __version__
-from leakstats.cli import certify, compare, demo, estimate, extrapolate, generate, plan
+from leakstats.cli import certify, compare, demo, estimate, extrapolate, generate, plan, report
 from leakstats.cli._common import EXIT_USAGE, PROG, error_text, report_warnings
 from leakstats.core.errors import LeakstatsError
 
 __all__ = ["build_parser", "main"]
 
 #: The subcommands, in the order ``leakstats --help`` lists them.
-_COMMANDS = (estimate, generate, compare, certify, extrapolate, plan, demo)
+_COMMANDS = (estimate, generate, compare, certify, extrapolate, report, plan, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

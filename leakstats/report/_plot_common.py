@@ -56,3 +56,17 @@ def _note(frame: pd.DataFrame) -> str:
             f"population: {_plain(populations[0])}" if len(populations) == 1 else "populations vary"
         )
     return ", ".join(bits)
+
+
+def set_wrapped_title(ax, title: str, note: str = "") -> None:
+    """A left title with ``note`` below it, both wrapped at spaces to the axes' width (so that titles of side-by-side axes never run into each other)."""
+    import textwrap
+
+    fig = ax.get_figure()
+    width_in = ax.get_position().width * fig.get_figwidth()
+    chars = max(20, int(width_in * 72 / (0.62 * 11)))  # ~11 pt title text
+    wrap = dict(width=chars, break_on_hyphens=False, break_long_words=False)
+    lines = [textwrap.fill(title, **wrap)]
+    if note:
+        lines.append(textwrap.fill(note, **wrap))
+    ax.set_title("\n".join(lines), loc="left")

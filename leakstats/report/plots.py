@@ -20,6 +20,7 @@ from leakstats.report._plot_common import (
     _plain,
     _split_constant,
     error_bars,
+    set_wrapped_title,
 )
 from leakstats.report.plots_extrapolate import plot_backtest, plot_extrapolation
 from leakstats.report.tables import arm_columns_of, result_table
@@ -161,7 +162,7 @@ def plot_leak_curve(result: Any, ax: Axes | None = None, *, label_arms: bool = T
     title = f"leak@k by {names}" if (label_arms and arms) else "leak@k"
     # the note on its own line: a right-hand title collides with a long left-hand one
     note = "; ".join(t for t in (constant, _note(frame)) if t)
-    ax.set_title(f"{title}\n{note}" if note else title, loc="left")
+    set_wrapped_title(ax, title, note)
     if label_arms and arms:
         ax.legend(title=names if len(arms) == 1 else None, fontsize="small")
     return ax
@@ -383,7 +384,7 @@ def plot_difference_forest(result: Any, k: int | None = None, ax: Axes | None = 
     ax.set_yticks(y, labels, fontsize="small")
     ax.set_xlabel(f"difference of leak@{k} (method_a - method_b)")
     title = f"Paired differences, {100 * result.confidence_level:g}% intervals"
-    ax.set_title(f"{title}\n{constant}" if constant else title, loc="left")
+    set_wrapped_title(ax, title, constant)
     return ax
 
 

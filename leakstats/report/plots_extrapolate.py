@@ -10,7 +10,7 @@ import pandas as pd
 
 from leakstats.core.errors import LeakstatsError
 from leakstats.report._expect import expect
-from leakstats.report._plot_common import _import_matplotlib, _note, _plain
+from leakstats.report._plot_common import _import_matplotlib, _note, _plain, set_wrapped_title
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -149,7 +149,7 @@ def plot_extrapolation(result: Any, ax: Axes | None = None, *, arm: Any = None) 
     if arms and arm is not None:
         values = observed[arms].iloc[0]
         title = ", ".join(f"{a}={_plain(values[a])}" for a in arms) + ": " + title
-    ax.set_title(f"{title}\n{note}" if note else title, loc="left")
+    set_wrapped_title(ax, title, note)
     ax.legend(fontsize="small", loc="best")
     return ax
 

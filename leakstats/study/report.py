@@ -85,9 +85,14 @@ def _sections(w: _Writer, data: pd.DataFrame, arms: list[str], *, k, baseline,
     w.table("leak_at_k", result.to_frame(), format_table(result.to_frame(), "markdown",
                                                           digits=w.digits))
     if plots:
+        from leakstats.records.api import as_counts
         from leakstats.report.plots import plot_leak_curve
 
-        w.figure("leak_curve", lambda f: plot_leak_curve(result, ax=f.subplots()), (7.0, 4.5),
+        n_min = int(as_counts(data, by=by)[0]["n_samples"].min())
+        grid = sorted({*(2 ** i for i in range(n_min.bit_length()) if 2 ** i <= n_min),
+                       *(v for v in k if v <= n_min)} or {1})
+        curve = leak_at_k(data, k=grid, by=by, confidence_level=confidence_level)
+        w.figure("leak_curve", lambda f: plot_leak_curve(curve, ax=f.subplots()), (9.0, 5.0),
                  "leak@k against k per arm")
     bounds = certify(data, k=k, by=by, confidence_level=confidence_level).to_frame()
     shown = bounds[[*arms, "k", "estimate", "upper_bound", "route"]].astype(

@@ -29,6 +29,7 @@ _API = {
     "validate_counts": "leakstats.records.api",
     "counts": "leakstats.records.api",
     "read_leakk_jsonl": "leakstats.records.api",
+    "read_leakk_summary": "leakstats.records.importers.leakk_summary",
     "ARM_COLUMNS": "leakstats.records.api",
     # estimation
     "leak_at_k": "leakstats.estimate.api",
@@ -165,6 +166,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         validate_records,
         write_table,
     )
+    from leakstats.records.importers.leakk_summary import read_leakk_summary  # noqa: F401
     from leakstats.records.read import read  # noqa: F401
     from leakstats.report.plots import (  # noqa: F401
         plot_backtest,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,3 +132,79 @@ def test_a_tree_needs_a_rule(tree, capsys):
         leakstats.read(tree)
     assert main(["estimate", str(tree), "--k", "1"]) == 2
     assert "--leaked" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- published sums
+
+PUBLISHED = Path(__file__).parent / "data" / "leakk_published"
+
+
+def their_summary(path, k_values=(1, 2, 4, 8, 16), total_entries=400):
+    """Their pass@k.py aggregation, written out: the first 400 lines, lines without
+    'responses' skipped, k > n scored 0, and the sum divided by 400 whatever was read."""
+    sums = dict.fromkeys(k_values, 0.0)
+    for i, line in enumerate(path.read_text().splitlines()):
+        if i >= total_entries:
+            break
+        data = json.loads(line)
+        if "responses" not in data:
+            continue
+        n = len(data["responses"])
+        c = sum(1 for r in data["responses"] if r.get("ES") == 1)
+        for k in k_values:
+            sums[k] += 0.0 if k > n else 1.0 - (
+                0 if n - c < k else math.comb(n - c, k)) / math.comb(n, k)
+    return {str(k): s / total_entries for k, s in sums.items()}
+
+
+def test_published_summary_file_reads_as_published():
+    table = leakstats.read_leakk_summary(PUBLISHED)
+    assert table[["method", "split", "temperature", "top_p"]].drop_duplicates().values.tolist() \
+        == [["NPO", "forget", 1.0, 1.0]]
+    assert table["k"].tolist() == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert table["published"].iloc[0] == 0.35328749999999975  # as written, not rounded
+    assert (table["source"] == "NPO/forget/temperature=1.0top_p=1.0/rougeL_summary.json").all()
+
+
+def test_published_summaries_match_leakstats_on_400_prompts_and_say_why_not_otherwise(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "eval" / "NPO" / "forget" / "temperature=1.0top_p=1.0"
+    folder.mkdir(parents=True)
+    lines = [{"prompt": f"Q{i}?", "ground_truth": "a", "responses": [
+        {"response": f"r{j}", "ES": float(rng.random() < 0.3)} for j in range(20)]}
+        for i in range(400)]
+    gen = folder / "generations_n20.json"
+    write_jsonl(gen, lines)
+    (folder / "rougeL_summary.json").write_text(json.dumps(their_summary(gen)))
+    (folder / "rougeL_summary copy.json").write_text("{}")  # a stray copy is not read
+    published = leakstats.read_leakk_summary(tmp_path / "eval")
+    ours = leakstats.leak_at_k(leakstats.read(tmp_path / "eval", leaked="ES == 1"),
+                               k=[1, 2, 4, 8, 16]).to_frame()
+    np.testing.assert_allclose(published["published"], ours["estimate"], rtol=1e-12)
+    # one line fewer: their sum is still divided by 400, the mean over the 399 prompts is not
+    write_jsonl(gen, lines[:-1])
+    (folder / "rougeL_summary.json").write_text(json.dumps(their_summary(gen)))
+    published = leakstats.read_leakk_summary(tmp_path / "eval")
+    ours = leakstats.leak_at_k(leakstats.read(tmp_path / "eval", leaked="ES == 1"),
+                               k=[1, 2, 4, 8, 16]).to_frame()
+    np.testing.assert_allclose(published["published"], ours["estimate"] * 399 / 400, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    ("[1, 2]", "expected an object of k -> leak@k"),
+    ('{"one": 0.3}', "entry 'one'"),
+    ('{"1": 1.5}', "entry '1': 1.5"),
+    ('{"1": 0.3', "not readable as JSON"),
+])
+def test_bad_published_summaries_are_named(tmp_path, content, match):
+    path = tmp_path / "rougeL_summary.json"
+    path.write_text(content)
+    with pytest.raises(DataValidationError, match=match):
+        leakstats.read_leakk_summary(path)
+
+
+def test_published_summary_paths(tmp_path):
+    with pytest.raises(leakstats.LeakstatsError, match="no such file or folder"):
+        leakstats.read_leakk_summary(tmp_path / "nope")
+    with pytest.raises(leakstats.LeakstatsError, match="holds no rougeL_summary.json"):
+        leakstats.read_leakk_summary(tmp_path)

@@ -59,7 +59,8 @@ def _note(frame: pd.DataFrame) -> str:
 
 
 def set_wrapped_title(ax, title: str, note: str = "") -> None:
-    """A left title with ``note`` below it, both wrapped at spaces to the axes' width (so that titles of side-by-side axes never run into each other)."""
+    """A left title with ``note`` below it, both wrapped at spaces to the axes' width (so
+    that titles of side-by-side axes never run into each other)."""
     import textwrap
 
     fig = ax.get_figure()

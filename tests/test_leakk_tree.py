@@ -208,3 +208,16 @@ def test_published_summary_paths(tmp_path):
         leakstats.read_leakk_summary(tmp_path / "nope")
     with pytest.raises(leakstats.LeakstatsError, match="holds no rougeL_summary.json"):
         leakstats.read_leakk_summary(tmp_path)
+
+
+def test_forget_and_retain_folders_are_separate_arms_by_default(tmp_path):
+    root = tmp_path / "eval"
+    for split, rate in (("forget", 1.0), ("retain", 0.0)):
+        folder = root / "NPO" / split / "temperature=1.0top_p=1.0"
+        folder.mkdir(parents=True)
+        write_jsonl(folder / "generations_n4_evaluated.json", [
+            {"prompt": f"{split} Q{i}?", "responses": [{"response": "r", "ES": rate}] * 4}
+            for i in range(3)])
+    with pytest.warns(leakstats.DegenerateDataWarning):
+        table = leakstats.leak_at_k(leakstats.read(root, leaked="ES == 1"), k=1).to_frame()
+    assert table[["split", "estimate"]].values.tolist() == [["forget", 1.0], ["retain", 0.0]]

@@ -46,8 +46,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", required=True, type=k_list, metavar="K[,K...]",
                         help="e.g. 1,8,32,128")
     parser.add_argument("--by", type=name_list, default=None, metavar="COL[,COL...]",
-                        help="arm columns (default: those of method, model, temperature, top_p, "
-                        'top_k, min_p, judge present); --by "" for a single arm')
+                        help="arm columns (default: those of method, model, task, split, "
+                        'temperature, top_p, top_k, min_p, judge present); --by "" for a '
+                        "single arm")
     parser.add_argument("--population", choices=POPULATIONS, default="prompts")
     parser.add_argument("--ci-method", choices=CI_METHODS, default="auto",
                         help="interval construction (default auto)")

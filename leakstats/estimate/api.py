@@ -105,8 +105,8 @@ def leak_at_k(
         variance (conservative). ``"wald"`` is the textbook interval, offered for comparison
         (it fails with rare leaks).
     by : str or list of str, optional
-        Arm columns. Default: those of ``method, model, temperature, top_p, top_k, min_p, judge``
-        present in the data; ``[]`` for a single arm.
+        Arm columns. Default: those of ``method, model, task, split, temperature, top_p,
+        top_k, min_p, judge`` present in the data; ``[]`` for a single arm.
     n_resamples : int, default 2000
         Bootstrap resamples (``ci_method="bootstrap"`` only).
     rng : None, int or numpy.random.Generator

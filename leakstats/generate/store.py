@@ -64,7 +64,8 @@ __all__ = [
 
 FORMAT_VERSION = 2  # 2: the manifest lists every shard (rows, bytes, SHA-256)
 
-#: Columns of a records shard, in order (arm columns first, as leakstats.records.api.ARM_COLUMNS).
+#: Columns of a records shard, in order (the arm columns a store has first, in the order of
+#: leakstats.records.api.ARM_COLUMNS).
 RECORD_COLUMNS = (
     "method", "model", "temperature", "top_p", "top_k", "min_p", "judge",
     "prompt_id", "sample_id", "leaked", "score", "seed", "text", "finish_reason", "n_tokens",

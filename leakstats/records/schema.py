@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 #: Columns that identify an arm (one method under one decoding config), in output order.
-ARM_COLUMNS = ("method", "model", "temperature", "top_p", "top_k", "min_p", "judge")
+ARM_COLUMNS = ("method", "model", "task", "split", "temperature", "top_p", "top_k", "min_p",
+               "judge")
 
 RECORDS_REQUIRED = ("prompt_id", "leaked")
 COUNTS_REQUIRED = ("prompt_id", "n_samples", "n_leaked")

@@ -122,6 +122,19 @@ def test_a_per_sample_column_is_not_an_arm():
     assert leakstats.leak_at_k(records).to_frame()["n_samples"].iloc[0] == 40
 
 
+def test_the_score_the_labels_were_made_from_is_not_an_arm():
+    # an inspect_ai judge at epochs=4 with 2 "C" and 2 "I" in every prompt: balanced like an
+    # arm, but each value has one label, so it is the labels' own score
+    records = pd.DataFrame({"prompt_id": np.repeat(range(5), 4),
+                            "match": np.tile(["C", "I", "C", "I"], 5)})
+    records["leaked"] = records["match"] == "C"
+    assert leakstats.leak_at_k(records, k=1).to_frame()["estimate"].iloc[0] == 0.5
+    # a hidden arm that happens to decide nothing is still refused
+    records["algo"] = np.tile(["a", "a", "b", "b"], 5)
+    with pytest.raises(DataValidationError, match="column 'algo'"):
+        leakstats.leak_at_k(records, k=1)
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -645,8 +658,8 @@ def test_damaged_prompt_files_are_named(tmp_path, name, data, match):
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ("tofu:retain90", "'tofu' has no option 'retain90'; its options are"),
-        ("tofu:holdout10", "'tofu' has no option 'holdout10'"),
+        ("tofu:retain90:paraphrased", "has no paraphrased questions"),
+        ("tofu:forget20", "'tofu' has no option 'forget20'; its options are"),
         ("muse:knowmen", "'muse' has no option 'knowmen'"),
         ("fictitious:forget:retain", r"names \['forget', 'retain'\], of which only one"),
         ("wmdp:bio:cyber", r"names \['bio', 'cyber'\]"),

@@ -44,7 +44,13 @@ def test_extrapolate_table_names_the_chosen_law_and_plots_every_arm(counts_csv, 
                  "--seed", "1", "--where", "method == 'npo' or method == 'ga'",
                  "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    assert "auto selected ga: " in out and "; npo: " in out
+    lines = out.splitlines()
+    rows = [line.split() for line in lines[2:4]]
+    assert [r[0] for r in rows] == ["ga", "npo"]
+    # the chosen law, once above the table when both arms chose the same, else per row
+    assert lines[0].endswith(" selected") or all(r[-1] == "selected" for r in rows)
+    assert "\nlaw choice: beta unless another law's AIC is lower by its margin (" in out
+    assert out.rstrip().endswith("in every resample (Buckland et al. 1997)")
     assert plot.stat().st_size > 10_000
 
 

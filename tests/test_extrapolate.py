@@ -453,7 +453,8 @@ def test_plot_extrapolation(result):
     assert ax.get_xscale() == "log"
     assert ax.get_ylim() == (0.0, 1.0)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["observed (unbiased)", "auto", "zi-beta", "power-law"]
+    # the auto entry names the law it chose
+    assert labels == ["observed (unbiased)", "auto (beta)", "zi-beta", "power-law"]
     dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     zi = result.asymptotes().set_index("law").loc["zi-beta", "estimate"]
     assert any(np.allclose(ln.get_ydata(), zi) for ln in dashed) == (zi < 1 - 1e-6)

@@ -70,6 +70,21 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _short_table(frame, digits: int) -> str:
+    """The text table with each row's law choice in ``ci_method`` and the construction of the
+    intervals, the same for every row, said once below."""
+    from leakstats.report.tables import format_table
+
+    methods = frame["ci_method"].astype(str)
+    parts = methods.str.partition("; interval: ")
+    if (parts[1] == "").any() or parts[2].nunique() != 1:
+        return format_table(frame, format="table", digits=digits)
+    shown = frame.assign(ci_method=parts[0].str.partition(" (")[0])
+    return (format_table(shown, format="table", digits=digits)
+            + f"\nlaw choice: {parts[0].iloc[0].partition(' (')[2][:-1]}"
+            + f"\ninterval: {parts[2].iloc[0]}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, print or write the table, and draw it with ``--plot``."""
     from leakstats.extrapolate.api import backtest, extrapolate
@@ -95,15 +110,10 @@ def run(args: argparse.Namespace) -> int:
         frame = result.to_frame()
     if args.backtest is not None:
         text = format_plain(frame, format=args.fmt, digits=args.digits)
+    elif args.fmt == "table":
+        text = _short_table(frame, args.digits)
     else:
         text = format_table(frame, format=args.fmt, digits=args.digits)
-    if args.fmt == "table" and args.backtest is None and len(result.selection()):
-        chosen = result.selection()
-        chosen = chosen[chosen["selected"]]
-        arms = [a for a in result.arms if a in chosen.columns]
-        picks = ["/".join(str(r[a]) for a in arms) + (": " if arms else "") + str(r["family"])
-                 for r in chosen.to_dict("records")]
-        text += "\nauto selected " + "; ".join(picks)
     emit(args, text)
     if args.plot is not None:
         from leakstats.report.plots_extrapolate import plot_backtest, plot_extrapolation

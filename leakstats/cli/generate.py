@@ -55,8 +55,11 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gguf-file", default=None, metavar="F",
                         help="GGUF file name inside the --model folder")
     parser.add_argument("--prompts", required=True, metavar="SET_OR_FILE",
-                        help="fictitious[:retain|all][:paraphrased], tofu:forget01|05|10, "
-                        "muse:knowmem|verbmem, wmdp:bio|cyber|chem, or a .jsonl/.csv/.parquet")
+                        help="fictitious[:retain|all][:paraphrased], "
+                        "tofu:forget01|05|10|retain90|95|99|retain_perturbed|holdout01|05|10"
+                        "[:paraphrased], muse:knowmem|verbmem[:news|books][:forget|retain]"
+                        "[:zero-shot], wmdp:bio|cyber|chem[:mc|generate], or a "
+                        ".jsonl/.csv/.parquet")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use only the first N prompts")
     parser.add_argument("--n", type=int, default=64, metavar="N",

@@ -17,6 +17,7 @@ __all__ = [
     "CORRECTIONS",
     "FAMILIES",
     "FILE_FORMATS",
+    "IMPORTED_FORMATS",
     "INPUT_FORMATS",
     "MISSING",
     "PLAN_GOALS",
@@ -51,6 +52,10 @@ FILE_FORMATS = ("parquet", "csv", "jsonl")
 #: ``backend=`` of :func:`leakstats.generate_samples`: the generation engines.
 BACKENDS = ("hf", "vllm")
 #: ``format=`` of :func:`leakstats.read` and the CLI's ``--input-format``.
-INPUT_FORMATS = ("auto", *FILE_FORMATS, "leakk")
+#: Other tools' outputs that :func:`leakstats.read` imports (module of
+#: ``leakstats.records.importers`` for each).
+IMPORTED_FORMATS = {"leakk": "leakk", "open-unlearning": "open_unlearning",
+                    "lm-eval": "lm_eval", "inspect": "inspect_log"}
+INPUT_FORMATS = ("auto", *FILE_FORMATS, *IMPORTED_FORMATS)
 #: The goals of :func:`leakstats.plan`.
 PLAN_GOALS = ("estimate", "compare", "certify")

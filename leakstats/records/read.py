@@ -3,6 +3,7 @@ store, or a results folder, labels samples with a leak rule where asked, and fil
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pandas as pd
 
 from leakstats.core.checks import check_choice
 from leakstats.core.errors import DataValidationError, InputNotFoundError, LeakstatsError
-from leakstats.core.vocabulary import INPUT_FORMATS
+from leakstats.core.vocabulary import IMPORTED_FORMATS, INPUT_FORMATS
 from leakstats.records._util import open_text
 from leakstats.records.files import read_any_table, read_table
 from leakstats.records.rules import evaluate_on
@@ -38,6 +39,28 @@ def _looks_like_leakk(path: Path) -> bool:
     return False
 
 
+#: Importers tried on a file or folder whose kind is told from the content, in this order.
+_SNIFFED = ("open-unlearning", "lm-eval", "inspect")
+#: Suffixes of files that may be another tool's output.
+_TOOL_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz", ".eval")
+
+
+def _importer(name: str):
+    return importlib.import_module(f"leakstats.records.importers.{IMPORTED_FORMATS[name]}")
+
+
+def _sniff_file(path: Path) -> str | None:
+    """The imported format a file holds, told from its content, or None."""
+    if path.suffix.lower() not in _TOOL_SUFFIXES:
+        return None
+    if _looks_like_leakk(path):
+        return "leakk"
+    for name in _SNIFFED:
+        if _importer(name).looks_like(path):
+            return name
+    return None
+
+
 def _from_folder(path: Path, leaked) -> tuple[pd.DataFrame, bool]:
     """The table of a folder, and whether ``leaked`` was applied to make it."""
     from leakstats.records.importers.leakk_tree import find_files, load_tree
@@ -55,13 +78,17 @@ def _from_folder(path: Path, leaked) -> tuple[pd.DataFrame, bool]:
                 f"\"ES == 1\")."
             )
         return load_tree(path, leaked=leaked), True
+    for name in _SNIFFED:
+        if _importer(name).find_files(path):
+            return _importer(name).load(path, leaked=leaked), True
     if any(path.rglob("*.parquet")):  # a partitioned Parquet dataset
         return read_table(path), False
     shown = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:8]
     raise DataValidationError(
         f"argument 'source': the folder '{path}' is neither a leakstats store (no "
-        f"manifest.json of one), a results folder (no {RESULTS_TABLE}) nor a Leak@k output "
-        f"tree (no generations_n*.json below it); it holds "
+        f"manifest.json of one), a results folder (no {RESULTS_TABLE}), a Leak@k output "
+        f"tree (no generations_n*.json below it) nor a folder of open-unlearning, "
+        f"lm-evaluation-harness or inspect_ai outputs; it holds "
         f"{shown}. Fix: pass the file to read, e.g. '{path / (shown[0] if shown else 'x')}'."
     )
 
@@ -86,15 +113,22 @@ def read(
         :mod:`leakstats.records.importers.leakk_tree`); a generation store or its ``records``
         folder (every shard checked against the manifest); or a results folder holding
         ``records.parquet`` (such as ``data/demo``); or a folder of Parquet files (a
-        partitioned dataset).
+        partitioned dataset). Other tools' outputs, as files or folders of them:
+        open-unlearning's ``TOFU_EVAL.json`` / ``MUSE_EVAL.json`` runs (seeded runs of one
+        config become the samples, :mod:`leakstats.records.importers.open_unlearning`),
+        lm-evaluation-harness ``--log_samples`` files
+        (:mod:`leakstats.records.importers.lm_eval`) and inspect_ai ``.eval`` / ``.json`` logs
+        with epochs (:mod:`leakstats.records.importers.inspect_log`); see docs/importing.md.
     leaked : str or callable, optional
         A leak rule (``"rougeL_recall >= 0.4"``, ``"ES == 1 or exact_match == 1"``; see
         :mod:`leakstats.records.rules`) that makes the ``leaked`` column from the other
-        columns; required for Leak@k files (a callable works there too, on each response).
+        columns; required for the other tools' files, whose samples carry scores, not labels
+        (a callable works on Leak@k files too, on each response).
     where : str, optional
         Keep only the rows where this rule holds, e.g.
         ``"judge == 'keywords_any>=1' and temperature == 1"`` (text in quotes).
-    format : {"auto", "parquet", "csv", "jsonl", "leakk"}, default "auto"
+    format : {"auto", "parquet", "csv", "jsonl", "leakk", "open-unlearning", "lm-eval", \
+"inspect"}, default "auto"
         ``"auto"`` tells the kind from the suffix and the content.
 
     Returns
@@ -121,21 +155,29 @@ def read(
                 f"no such file or directory: '{path}'. Fix: check the path (relative paths "
                 f"are taken from the working directory {os.getcwd()!r})."
             )
+        kind = format
+        if format == "auto" and path.is_file():
+            kind = _sniff_file(path) or "auto"
         if path.is_dir() and format == "auto":
             frame, labelled = _from_folder(path, leaked)
-        elif format == "leakk" or (format == "auto" and path.is_file() and path.suffix.lower()
-                                   in (".json", ".jsonl", ".ndjson", ".gz")
-                                   and _looks_like_leakk(path)):
+        elif kind == "leakk":
             if leaked is None:
                 raise LeakstatsError(
                     f"'{path}' is a Leak@k per-prompt file (each line has 'responses'); which "
                     f"responses leaked is a rule over their scores. Fix: read it with "
                     f"leakstats.read(path, leaked=\"ES == 1\") (CLI: --leaked \"ES == 1\")."
                 )
-            from leakstats.records.importers import leakk
+            if path.is_dir():
+                from leakstats.records.importers.leakk_tree import load_tree
 
-            frame, labelled = leakk.load(path, leaked=leaked), True
-        elif format == "auto":
+                frame, labelled = load_tree(path, leaked=leaked), True
+            else:
+                from leakstats.records.importers import leakk
+
+                frame, labelled = leakk.load(path, leaked=leaked), True
+        elif kind in IMPORTED_FORMATS:
+            frame, labelled = _importer(kind).load(path, leaked=leaked), True
+        elif kind == "auto":
             frame = read_any_table(path)
         else:
             frame = read_table(path, format=format)

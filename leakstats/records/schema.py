@@ -163,13 +163,27 @@ _SAMPLE_COLUMNS = frozenset({"text", "score", "n_tokens", "finish_reason", "seed
                              "generation", "response", "completion"})
 
 
+def _decides_leaked(frame: pd.DataFrame, col) -> bool:
+    if "leaked" not in frame.columns:
+        return False
+    try:
+        labels = frame["leaked"].astype(bool)
+    except (TypeError, ValueError):
+        return False
+    if labels.nunique() < 2:
+        return False
+    return bool((labels.groupby(frame[col], dropna=False).nunique() == 1).all())
+
+
 def check_unnamed_arms(frame: pd.DataFrame, arms: Sequence[str]) -> None:
     """Refuse records whose samples a column that is not an arm column splits in equal
     groups within every prompt (e.g. ``algo`` with values a and b, n samples each): without
     ``by=`` they would be pooled into one arm with no word.
 
     A column splits the samples when every (arm, prompt) has all of its 2 to 50 values, and
-    every (arm, prompt, value) cell the same number (at least 2) of samples.
+    every (arm, prompt, value) cell the same number (at least 2) of samples. A column whose
+    value decides ``leaked`` (each value with one label, both labels present: the score the
+    labels were made from, such as a judge's "C"/"I") is not taken for an arm.
     """
     keys = [*arms, "prompt_id"]
     skip = {*keys, *_NOT_ARMS, *_SAMPLE_COLUMNS}
@@ -182,6 +196,8 @@ def check_unnamed_arms(frame: pd.DataFrame, arms: Sequence[str]) -> None:
         except TypeError:  # unhashable values (lists): not an arm
             continue
         if not 2 <= n_values <= 50 or n_values * 2 > len(frame):
+            continue
+        if _decides_leaked(frame, col):
             continue
         cells = frame.groupby([*keys, col], dropna=False, observed=True, sort=False).size()
         per_prompt = cells.groupby(level=list(range(len(keys))), sort=False).agg(

@@ -379,3 +379,19 @@ WRITERS: Mapping[str, Callable[[pd.DataFrame, Path, str | None], None]] = {
     "csv": lambda frame, path, comp: frame.to_csv(path, index=False, compression=comp),
     "jsonl": write_jsonl,
 }
+
+
+def json_lines(path: Path):
+    """``(line number, parsed value)`` for every non-blank line of a JSON Lines file; a line
+    that is not JSON is refused naming the file, the line and the column."""
+    with open_text(path, "r") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataValidationError(
+                    f"{path}, line {lineno}: malformed JSON ({exc.msg} at column {exc.colno}). "
+                    f"Fix: repair or remove this line; each line must be one JSON object."
+                ) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-__all__ = ["prompt_id_of", "prompt_ids_of"]
+__all__ = ["number_repeats", "prompt_id_of", "prompt_ids_of"]
 
 
 def prompt_id_of(text: str) -> str:
@@ -21,10 +21,18 @@ def prompt_id_of(text: str) -> str:
 def prompt_ids_of(texts: Iterable[str]) -> list[str]:
     """:func:`prompt_id_of` of each text; the second and later copies of a text in one file
     get ``#2``, ``#3`` ... (the same question asked twice is two prompts)."""
+    return number_repeats(prompt_id_of(text) for text in texts)
+
+
+def number_repeats(ids: Iterable[str]) -> list[str]:
+    """The ids with ``#2``, ``#3`` ... on the second and later copies of one id.
+
+    >>> number_repeats(["a", "b", "a"])
+    ['a', 'b', 'a#2']
+    """
     seen: dict[str, int] = {}
-    ids = []
-    for text in texts:
-        base = prompt_id_of(text)
+    out = []
+    for base in ids:
         seen[base] = seen.get(base, 0) + 1
-        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-    return ids
+        out.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return out

@@ -4,7 +4,6 @@ leak rule (:mod:`leakstats.records.rules`)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -20,7 +19,7 @@ from leakstats.core.errors import (
     LeakstatsError,
     warn,
 )
-from leakstats.records._util import open_text
+from leakstats.records._util import json_lines
 from leakstats.records.importers._ids import prompt_ids_of
 from leakstats.records.rules import (  # noqa: F401 (re-exported)
     RULE_FIX,
@@ -47,34 +46,26 @@ def _fail(path: Path, lineno: int, what: str, fix: str, column: str | None = Non
 
 def _read_lines(path: Path) -> tuple[list[int], list[dict]]:
     linenos, objects = [], []
-    with open_text(path, "r") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _fail(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})",
-                      "repair or remove this line; each line must be one JSON object.")
-            if not isinstance(obj, dict):
-                _fail(path, lineno, f"expected a JSON object, found {type(obj).__name__}",
-                      "each line must be one object with 'prompt', 'ground_truth' and "
-                      "'responses'.")
-            responses = obj.get("responses")
-            if not isinstance(responses, list):
-                found = "has no 'responses' field" if responses is None else (
-                    f"'responses' is a {type(responses).__name__}, not a list")
-                _fail(path, lineno, f"the object {found} (fields present: {sorted(obj)})",
-                      "each line needs 'responses': a list of objects with 'response' and "
-                      "score fields; check that this is a Leak@k output file.",
-                      column="responses")
-            for j, resp in enumerate(responses):
-                if not isinstance(resp, dict):
-                    _fail(path, lineno, f"response {j} is a {type(resp).__name__}, not an "
-                          "object", "each response must be an object such as "
-                          "{'response': '...', 'rougeL_recall': 0.5}.", column="responses")
-            linenos.append(lineno)
-            objects.append(obj)
+    for lineno, obj in json_lines(path):
+        if not isinstance(obj, dict):
+            _fail(path, lineno, f"expected a JSON object, found {type(obj).__name__}",
+                  "each line must be one object with 'prompt', 'ground_truth' and "
+                  "'responses'.")
+        responses = obj.get("responses")
+        if not isinstance(responses, list):
+            found = "has no 'responses' field" if responses is None else (
+                f"'responses' is a {type(responses).__name__}, not a list")
+            _fail(path, lineno, f"the object {found} (fields present: {sorted(obj)})",
+                  "each line needs 'responses': a list of objects with 'response' and "
+                  "score fields; check that this is a Leak@k output file.",
+                  column="responses")
+        for j, resp in enumerate(responses):
+            if not isinstance(resp, dict):
+                _fail(path, lineno, f"response {j} is a {type(resp).__name__}, not an "
+                      "object", "each response must be an object such as "
+                      "{'response': '...', 'rougeL_recall': 0.5}.", column="responses")
+        linenos.append(lineno)
+        objects.append(obj)
     return linenos, objects
 
 

@@ -49,7 +49,8 @@ from leakstats.core.errors import (
     LeakstatsWarning,
     warn,
 )
-from leakstats.records._util import open_text
+from leakstats.records._util import json_lines, open_text
+from leakstats.records.importers._ids import number_repeats
 from leakstats.records.rules import evaluate_on, parse_rule
 
 __all__ = ["FILE_PATTERN", "find_files", "load", "looks_like"]
@@ -218,21 +219,13 @@ def _line_rows(path: Path, lineno: int, obj: dict) -> dict[str, Any]:
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     lines = []
-    with open_text(path, "r") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                _fail(path, lineno, f"malformed JSON ({exc.msg} at column {exc.colno})",
-                      "repair or remove this line; each line is one JSON object.")
-            if not isinstance(obj, dict) or not {"doc_id", "resps"} <= obj.keys():
-                found = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-                _fail(path, lineno, f"not a harness sample (found {found}; a sample has "
-                      "doc_id, resps, filtered_resps)", "pass a samples_<task>_<date_time>"
-                      ".jsonl file written by lm_eval --log_samples.")
-            lines.append(_line_rows(path, lineno, obj))
+    for lineno, obj in json_lines(path):
+        if not isinstance(obj, dict) or not {"doc_id", "resps"} <= obj.keys():
+            found = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+            _fail(path, lineno, f"not a harness sample (found {found}; a sample has "
+                  "doc_id, resps, filtered_resps)", "pass a samples_<task>_<date_time>"
+                  ".jsonl file written by lm_eval --log_samples.")
+        lines.append(_line_rows(path, lineno, obj))
     if not lines:
         raise DataValidationError(f"{path}: no samples in the file. Fix: check that the run "
                                   f"finished and wrote its samples (lm_eval --log_samples).")
@@ -244,13 +237,9 @@ def _prompt_ids(lines: list[dict]) -> dict[Any, str]:
     docs = {}
     for row in lines:
         docs.setdefault(row["doc_id"], row["doc_hash"])
-    seen: dict[str, int] = {}
-    ids = {}
-    for doc_id in sorted(docs, key=lambda d: (str(type(d)), d)):
-        base = "doc-" + docs[doc_id][:12]
-        seen[base] = seen.get(base, 0) + 1
-        ids[doc_id] = base if seen[base] == 1 else f"{base}#{seen[base]}"
-    return ids
+    order = sorted(docs, key=lambda d: (str(type(d)), d))
+    ids = number_repeats("doc-" + docs[doc_id][:12] for doc_id in order)
+    return dict(zip(order, ids, strict=True))
 
 
 def _check_filters_agree(path: Path, lines: list[dict]) -> None:

@@ -256,3 +256,10 @@ def test_numbers_round_as_documented():
     frame = small_frame(estimate=[0.12345, 1 / 3])
     text = format_table(frame, "markdown", digits=3)
     assert "| 0.123 |" in text and "| 0.333 |" in text
+
+
+def test_latex_escapes_comparison_signs_for_the_default_font_encoding():
+    frame = small_frame(method=["keywords_any>=1", "a<b"])
+    body = format_table(frame, "latex").splitlines()
+    assert r"keywords\_any\textgreater{}=1 & 8" in body[5]
+    assert r"a\textless{}b & 8" in body[6]

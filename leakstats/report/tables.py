@@ -42,6 +42,9 @@ _LATEX_SPECIALS = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # under the default OT1 font encoding a bare < or > prints as an inverted ! or ?
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 

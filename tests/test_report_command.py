@@ -11,7 +11,7 @@ import pytest
 
 import leakstats
 from leakstats.cli import main
-from leakstats.core.errors import OutputExistsError
+from leakstats.core.errors import InputNotFoundError, OutputExistsError
 from leakstats.study import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_report_folder_safety(tmp_path):
     (other / "paper.tex").write_text("x")
     with pytest.raises(OutputExistsError, match="not a leakstats report folder"):
         write_report(data, other, k=[1], plots=False, overwrite=True)
-    with pytest.raises(OutputExistsError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         write_report(data, tmp_path / "no" / "r", k=[1], plots=False)
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary folder is left behind
 

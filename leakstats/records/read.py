@@ -4,7 +4,6 @@ store, or a results folder, labels samples with a leak rule where asked, and fil
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,6 @@ import pandas as pd
 from leakstats.core.checks import check_choice
 from leakstats.core.errors import DataValidationError, InputNotFoundError, LeakstatsError
 from leakstats.core.vocabulary import IMPORTED_FORMATS, INPUT_FORMATS
-from leakstats.records._util import open_text
 from leakstats.records.files import read_any_table, read_table
 from leakstats.records.rules import evaluate_on
 from leakstats.records.store_files import store_root
@@ -25,21 +23,8 @@ __all__ = ["read"]
 RESULTS_TABLE = "records.parquet"
 
 
-def _looks_like_leakk(path: Path) -> bool:
-    """Whether the first object of a JSON Lines file has a ``responses`` list (the Leak@k
-    authors' per-prompt layout)."""
-    try:
-        with open_text(path, "r") as handle:
-            for line in handle:
-                if line.strip():
-                    first = json.loads(line)
-                    return isinstance(first, dict) and isinstance(first.get("responses"), list)
-    except (ValueError, OSError):
-        return False
-    return False
-
-
-#: Importers tried on a file or folder whose kind is told from the content, in this order.
+#: Importers tried on a file (all) or folder (after the Leak@k tree) whose kind is told from
+#: the content, in this order.
 _SNIFFED = ("open-unlearning", "lm-eval", "inspect")
 #: Suffixes of files that may be another tool's output.
 _TOOL_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz", ".eval")
@@ -53,9 +38,7 @@ def _sniff_file(path: Path) -> str | None:
     """The imported format a file holds, told from its content, or None."""
     if path.suffix.lower() not in _TOOL_SUFFIXES:
         return None
-    if _looks_like_leakk(path):
-        return "leakk"
-    for name in _SNIFFED:
+    for name in ("leakk", *_SNIFFED):
         if _importer(name).looks_like(path):
             return name
     return None

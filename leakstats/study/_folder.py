@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from leakstats.core.errors import OutputExistsError
+from leakstats.core.errors import InputNotFoundError, OutputExistsError
 from leakstats.core.files import temporary_name
 
 #: The manifest every report folder carries.
@@ -43,7 +43,7 @@ def check_target(out: Path, overwrite: bool, inputs: list[Path]) -> None:
                 f"never writes over its input. Fix: choose another folder.")
     if not out.exists():
         if not out.parent.is_dir():
-            raise OutputExistsError(
+            raise InputNotFoundError(
                 f"--out: the folder '{out.parent}' does not exist. Fix: create it first.")
         return
     if not out.is_dir():

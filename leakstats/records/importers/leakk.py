@@ -44,6 +44,17 @@ def _fail(path: Path, lineno: int, what: str, fix: str, column: str | None = Non
     raise DataValidationError(f"{path}, line {lineno}: {what}. Fix: {fix}", column=column)
 
 
+def looks_like(path: Path) -> bool:
+    """Whether the first object of a JSON Lines file has a ``responses`` list (the Leak@k
+    authors' per-prompt layout); never raises."""
+    try:
+        for _, first in json_lines(path):
+            return isinstance(first, dict) and isinstance(first.get("responses"), list)
+    except (LeakstatsError, ValueError, OSError):
+        return False
+    return False
+
+
 def _read_lines(path: Path) -> tuple[list[int], list[dict]]:
     linenos, objects = [], []
     for lineno, obj in json_lines(path):

@@ -124,28 +124,66 @@ def _posterior_variances(n, c, ks, *, pi0: float, a: float, b: float) -> np.ndar
     return np.where((c == 0)[:, None], (1 - _zero_share(n0, pi0, a, b)) * var, var)
 
 
-def eb_variance(dn, dc, weight, ks) -> np.ndarray:
-    """Empirical-Bayes estimates of Var(U) for distinct (n, c) pairs, shape (D, K).
+def fit_priors(dn, dc, weights, *, warm=None) -> np.ndarray:
+    """Zero-inflated beta priors (pi0, a, b) fitted by maximum likelihood, one row per row of
+    ``weights`` (S, D), the multiplicities of the distinct pairs (dn, dc) in each data set.
 
-    All NaN where the fit is not possible (no leak, or every sample leaked); a column is NaN
-    where 2k > MAX_TERMS. Repeated k are computed once.
+    ``warm`` (p,) starts every row from one point instead of the family's starts. A row is NaN
+    where the fit is not possible (no leak, or every sample leaked).
     """
     from leakstats.laws.models import FAMILIES, Pairs, fit_family
 
     dn = np.asarray(dn, dtype=np.int64)
     dc = np.asarray(dc, dtype=np.int64)
-    ks, back = np.unique(np.asarray(ks, dtype=np.int64), return_inverse=True)
-    out = np.full((dn.size, ks.size), np.nan)
-    if not (dc > 0).any() or not (dc < dn).any():
-        return out[:, back]
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    out = np.full((weights.shape[0], 3), np.nan)
+    present = weights > 0
+    ok = (present & (dc > 0)).any(axis=1) & (present & (dc < dn)).any(axis=1)
+    if not ok.any():
+        return out
     family = FAMILIES[PRIOR_FAMILY]
-    theta, _ = fit_family(family, Pairs(dn, dc, weight))
+    start = None if warm is None else np.broadcast_to(warm, (int(ok.sum()), len(warm)))
+    theta, _ = fit_family(family, Pairs(dn, dc, weights[ok][0]), weights[ok], warm=start)
     pi0, _, a, b = family.unpack(theta)
-    pi0, a, b = float(pi0[0]), float(a[0, 0]), float(b[0, 0])
+    out[ok] = np.column_stack([pi0, a[:, 0], b[:, 0]])
+    return out
+
+
+def prior_theta(prior) -> np.ndarray:
+    """The unconstrained parameters of a (pi0, a, b) prior (a warm start for :func:`fit_priors`)."""
+    from leakstats.laws.models import FAMILIES
+
+    pi0, a, b = (float(v) for v in prior)
+    return FAMILIES[PRIOR_FAMILY].pack(pi0, None, [a / (a + b)], [a + b])
+
+
+def pair_variances(dn, dc, ks, prior) -> np.ndarray:
+    """E[Var(U) | c] for distinct (n, c) pairs under one (pi0, a, b) prior, shape (D, K).
+
+    NaN where the prior is NaN, and in the columns where 2k > MAX_TERMS.
+    """
+    dn = np.asarray(dn, dtype=np.int64)
+    dc = np.asarray(dc, dtype=np.int64)
+    ks = np.asarray(ks, dtype=np.int64)
+    out = np.full((dn.size, ks.size), np.nan)
+    if np.isnan(prior).any():
+        return out
+    pi0, a, b = (float(v) for v in prior)
     ok = 2 * ks <= MAX_TERMS
     if ok.any():
         for n_value in np.unique(dn):
             sel = dn == n_value
             out[np.ix_(sel, ok)] = _posterior_variances(dn[sel], dc[sel], ks[ok], pi0=pi0, a=a,
                                                         b=b)
-    return out[:, back]
+    return out
+
+
+def eb_variance(dn, dc, weight, ks) -> np.ndarray:
+    """Empirical-Bayes estimates of Var(U) for distinct (n, c) pairs, shape (D, K).
+
+    All NaN where the fit is not possible (no leak, or every sample leaked); a column is NaN
+    where 2k > MAX_TERMS. Repeated k are computed once.
+    """
+    ks, back = np.unique(np.asarray(ks, dtype=np.int64), return_inverse=True)
+    prior = fit_priors(dn, dc, weight)[0]
+    return pair_variances(dn, dc, ks, prior)[:, back]

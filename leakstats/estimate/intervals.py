@@ -15,9 +15,10 @@ Interval methods (``ci_method`` in results says exactly which construction produ
     of each prompt's exact Var(U_i) under a zero-inflated beta law fitted to the counts,
     :mod:`leakstats.estimate.fixed_variance`), never below the unbiased variance estimate where
     2k <= n, and where 2k > n scaled up to the unbiased estimate at k = n // 2 and to the
-    delete-one jackknife corrected by its excess there (:meth:`_Arm.fixed_sharp`); df is
-    Satterthwaite's
-    effective number of prompts carrying the variance. n* never falls below the Hoeffding
+    delete-one jackknife corrected by its excess there (:mod:`leakstats.estimate.sharp`); df is
+    Satterthwaite's effective number of prompts carrying the variance, or, where that is below
+    DF_MEASURED, the df of the variance estimate measured by a parametric bootstrap
+    (:func:`leakstats.estimate.sharp.bootstrap_df`). n* never falls below the Hoeffding
     bound P n_min / k, so the interval is never wider than ``"cp-effective"``; it *is*
     ``"cp-effective"`` with nothing leaked and, by rule, with fewer than 30 prompts when
     2k > n. :class:`FixedSharp` holds what it needs at any level (the score and MOVER
@@ -60,6 +61,8 @@ from leakstats.estimate.kernels import distinct_pairs, fixed_variance_unbiased, 
 DEFAULT_METHOD = {"prompts": "cp-eb", "superpopulation": "cp-effective"}
 #: Below this many prompts, heterogeneous prompts get the distribution-free n* = P.
 FEW_PROMPTS = 30
+#: Below this Satterthwaite df (t quantile 1.2% above z), cp-eb measures df by bootstrap.
+DF_MEASURED = 100
 #: Above this many successes and failures, Clopper-Pearson limits use the normal form.
 _NORMAL_COUNT = 1e7
 
@@ -167,62 +170,32 @@ class _Arm:
         """Hoeffding lower bound on the effective sample size: P * n_min / k."""
         return self.P * self.n_min / self.ks
 
-    def fixed_sharp(self) -> FixedSharp:
+    def fixed_sharp(self, *, measure_df: bool = True) -> FixedSharp:
         """The cp-eb interval's ingredients (see :class:`FixedSharp`).
 
-        var is the empirical-Bayes variance (:func:`leakstats.estimate.fixed_variance.eb_variance`),
-        scaled up wherever a model-free estimate is larger:
-
-        * 2k <= n: the unbiased estimate at k;
-        * 2k > n: the unbiased estimate at k' = n // 2 (scaled by the EB ratio from k' to k),
-          and the delete-one jackknife at min(k, n - 1) divided by the jackknife's excess over
-          the unbiased estimate at k' (the jackknife is conservative, Efron & Stein 1981; its
-          excess grows with k, so the corrected value still errs high).
-
-        Where the fit is not possible the unbiased estimate is used alone. df = (sum_i v_i)^2
-        / sum_i v_i^2 over the prompts' variance terms (Satterthwaite's effective number of
-        prompts carrying the variance). With fewer than FEW_PROMPTS prompts and 2k > n, var
-        is NaN (Hoeffding's n* by rule).
+        var is :func:`leakstats.estimate.sharp.sharp_variance` (the empirical-Bayes variance
+        scaled up wherever a model-free estimate is larger); where the fit is not possible the
+        unbiased estimate is used alone. df is Satterthwaite's effective number of prompts
+        carrying the variance where that is at least DF_MEASURED for every k; below, it is
+        measured by the parametric bootstrap of :func:`leakstats.estimate.sharp.bootstrap_df`
+        (``measure_df=False``: Satterthwaite's always). With fewer than FEW_PROMPTS prompts
+        and 2k > n, var is NaN (Hoeffding's n* by rule).
         """
-        from leakstats.estimate.fixed_variance import eb_variance, jackknife_variance
-        from leakstats.estimate.kernels import fixed_variance_unbiased
+        from leakstats.estimate.fixed_variance import fit_priors
+        from leakstats.estimate.sharp import bootstrap_df, sharp_variance
 
-        K, P = self.ks.size, self.P
-        k_check = max(self.n_min // 2, 1)  # largest k with an unbiased variance (n >= 2)
-        k_jack = np.minimum(self.ks, max(self.n_min - 1, 1))
-        ks_all = np.concatenate([self.ks, [k_check], k_jack])  # columns: K, 1, K
-        pair_eb = eb_variance(self.dn, self.dc, self.weight, ks_all)
-        var_eb = self.weight @ pair_eb / P**2
-        unb_ok = 2 * ks_all[: K + 1] <= self.n_min
-        pair_u = np.full((self.dn.size, K + 1), np.nan)
-        if unb_ok.any():
-            pair_u[:, unb_ok] = fixed_variance_unbiased(
-                self.dn[:, None], self.dc[:, None], ks_all[None, : K + 1][:, unb_ok]
-            )
-        var_u = self.weight @ pair_u / P**2
-        use_u = unb_ok[:K]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # 2k <= n: the unbiased estimate at k; else at k' (columns K)
-            check = np.where(use_u, np.arange(K), K)
-            inflate = np.fmax(1.0, var_u[check] / var_eb[check])
-            if self.n_min >= 2:
-                jack = self.weight @ jackknife_variance(
-                    self.dn, self.dc, np.append(k_jack, k_check)
-                ) / P**2
-                excess = np.fmax(1.0, jack[K] / var_u[K])
-                excess = excess if np.isfinite(excess) else 1.0
-                ratio = jack[:K] / var_eb[K + 1:] / excess
-                inflate = np.where(use_u, inflate, np.fmax(inflate, ratio))
-        inflate = np.where(np.isfinite(inflate), inflate, 1.0)
-        var = var_eb[:K] * inflate
-        var = np.where(np.isnan(var), var_u[:K], var)
-        pair = pair_eb[:, :K] * inflate
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = (self.weight @ pair) ** 2 / (self.weight @ pair**2)
+        prior = fit_priors(self.dn, self.dc, self.weight)
+        var, df = (v[0] for v in sharp_variance(self.dn, self.dc, self.weight, prior, self.ks,
+                                                self.n_min, self.P))
+        use_u = 2 * self.ks <= self.n_min
         # With fewer than FEW_PROMPTS prompts and 2k > n the estimates are nearly 0/1 (a
         # lattice of P + 1 values) and the prior is fitted on too few prompts: Hoeffding's n*.
-        few = (P < FEW_PROMPTS) & ~use_u
+        few = (self.P < FEW_PROMPTS) & ~use_u
         var = np.where(few, np.nan, var)
+        sharp = np.isfinite(var) & (var > 0)
+        if measure_df and (sharp & (df < DF_MEASURED)).any():
+            measured = bootstrap_df(self.n, self.c, self.ks, prior[0])
+            df = np.where(np.isnan(measured), df, measured)
         return FixedSharp(self.estimate, var, df, self.fixed_n_eff_bound(), few)
 
     def super_var(self) -> np.ndarray:

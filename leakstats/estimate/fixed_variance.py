@@ -22,6 +22,8 @@ relative precision for rare leaks.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.special import betaln, gammaln
 from scipy.stats import hypergeom
@@ -33,14 +35,23 @@ MAX_TERMS = 20_000
 
 
 def overlap_law(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Support m >= 1 and probabilities h_m of the overlap of two random k-subsets of n."""
+    """Support m >= 1 and probabilities h_m of the overlap of two random k-subsets of n
+    (read-only arrays, cached per (n, k))."""
+    return _overlap_law(int(n), int(k))
+
+
+@lru_cache(maxsize=4096)
+def _overlap_law(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     m = np.arange(max(1, 2 * k - n), k + 1)
     if n <= _LARGE_N:
         h = hypergeom.pmf(m, n, k, k)
     else:  # scipy's pmf slows down with n; the same law from O(k) sums of logs
         h = np.exp(_log_overlap(n, k, m))
     keep = h > 1e-300
-    return m[keep], h[keep]
+    m, h = m[keep], h[keep]
+    m.flags.writeable = False
+    h.flags.writeable = False
+    return m, h
 
 
 #: Above this n, :func:`overlap_law` sums logs instead of calling scipy's hypergeom.
